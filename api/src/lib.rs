@@ -1,0 +1,25 @@
+//! The HTTP face of Hearth: FHIR REST under `/tenant/{tenantId}`, health and readiness.
+//!
+//! Invariant: this is the only crate that knows HTTP, and `error.rs` is the only place where
+//! domain errors become status codes and OperationOutcomes.
+
+mod body;
+mod capability;
+mod context;
+mod error;
+mod format;
+mod headers;
+mod health;
+mod interaction;
+mod rest;
+mod routes;
+mod state;
+
+pub use error::ApiError;
+pub use routes::app;
+pub use state::{AppState, Limits};
+
+/// Serves `router` on `listener` until the process ends (tests and embedders).
+pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
+    axum::serve(listener, router).await
+}

@@ -1,0 +1,16 @@
+//! HTTP handlers of the FHIR REST API, one file per group of interactions.
+
+mod binary;
+mod bundle;
+mod history;
+mod instance;
+mod params;
+mod render;
+mod type_level;
+
+pub use bundle::batch_or_transaction;
+pub use history::{history_instance, history_system, history_type};
+pub use instance::{delete, patch, read, update, vread};
+pub use type_level::{conditional_delete, conditional_patch, conditional_update, create};
+
+pub(crate) use render::render_json;

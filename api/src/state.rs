@@ -1,0 +1,69 @@
+//! Shared state of the service: the ports it talks to and the limits it enforces.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use hearth_store::{BlobStore, ResourceStore};
+use hearth_tenancy::TenantRegistry;
+
+/// Explicit limits on what a request may ask; each is documented in the README.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Largest FHIR JSON request body, in bytes (default 16 MiB); larger → 413.
+    pub max_body_bytes: usize,
+    /// Largest Binary content, in bytes (default 1 GiB); larger → 413.
+    pub max_binary_bytes: u64,
+    /// Most entries in one batch or transaction Bundle (default 20,000); more → 413.
+    pub max_bundle_entries: usize,
+    /// Deepest JSON nesting accepted (default 64); deeper → 400.
+    pub max_json_depth: usize,
+    /// Page size when `_count` is absent (default 20).
+    pub default_page_size: usize,
+    /// Largest `_count` honoured (default 1,000); larger values are clamped.
+    pub max_page_size: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            max_body_bytes: 16 * 1024 * 1024,
+            max_binary_bytes: 1024 * 1024 * 1024,
+            max_bundle_entries: 20_000,
+            max_json_depth: 64,
+            default_page_size: 20,
+            max_page_size: 1_000,
+        }
+    }
+}
+
+/// Everything a handler needs; cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Arc<dyn ResourceStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub tenants: TenantRegistry,
+    pub limits: Arc<Limits>,
+    /// Public base URL (scheme://host[:port]) when configured; otherwise taken from `Host`.
+    pub public_url: Option<Arc<str>>,
+    /// The CapabilityStatement without its base URL, generated once.
+    pub(crate) capability: Arc<Bytes>,
+}
+
+impl AppState {
+    pub fn new(
+        store: Arc<dyn ResourceStore>,
+        blobs: Arc<dyn BlobStore>,
+        tenants: TenantRegistry,
+        limits: Limits,
+        public_url: Option<String>,
+    ) -> AppState {
+        AppState {
+            store,
+            blobs,
+            tenants,
+            limits: Arc::new(limits),
+            public_url: public_url.map(|u| Arc::from(u.trim_end_matches('/'))),
+            capability: Arc::new(crate::capability::capability_statement()),
+        }
+    }
+}

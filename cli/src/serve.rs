@@ -1,0 +1,112 @@
+//! `hearth serve`: the API with the embedded backend.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use hearth_api::{AppState, app};
+use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
+use hearth_tenancy::{RegistryError, TenantId, TenantRegistry};
+use tracing_subscriber::EnvFilter;
+
+use crate::config::Config;
+
+#[derive(Args, Debug)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long, env = "HEARTH_LISTEN")]
+    listen: Option<String>,
+}
+
+fn init_logging(config: &Config) {
+    let filter =
+        EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if config.log_format == "json" {
+        builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .init();
+    } else {
+        builder.init();
+    }
+}
+
+pub fn run(mut config: Config, args: ServeArgs) -> anyhow::Result<()> {
+    if let Some(listen) = args.listen {
+        config.listen = listen;
+    }
+    init_logging(&config);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the runtime")?
+        .block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("create data dir {}", config.data_dir.display()))?;
+    let registry = TenantRegistry::new(&config.data_dir);
+    let default_tenant: TenantId = config
+        .default_tenant
+        .parse()
+        .context("parse default_tenant")?;
+    match registry.create(&default_tenant, "Default tenant") {
+        Ok(_) => tracing::info!(tenant_id = %default_tenant, "created the default tenant"),
+        Err(RegistryError::AlreadyExists(_)) => {}
+        Err(err) => return Err(err).context("create the default tenant"),
+    }
+    let store = Arc::new(SqliteResourceStore::new(
+        registry.clone(),
+        SqliteOptions::default(),
+    ));
+    let blobs = Arc::new(FsBlobStore::new(registry.clone()));
+    let state = AppState::new(
+        store,
+        blobs,
+        registry,
+        (&config.limits).into(),
+        config.public_url.clone(),
+    );
+    let addr: SocketAddr = config
+        .listen
+        .parse()
+        .with_context(|| format!("parse listen address '{}'", config.listen))?;
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .with_context(|| format!("listen on {addr}"))?;
+    tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "hearth is serving FHIR R4 at /tenant/{{id}}");
+    axum::serve(listener, app(state))
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("serve")?;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down");
+}

@@ -1,0 +1,126 @@
+//! The conformance suites of the storage ports, run against every adapter.
+//!
+//! A behaviour of a port is specified once, here: every adapter's tests call
+//! [`resource_store_suite`] and [`blob_store_suite`] with a fresh store. Checks panic on
+//! failure (they are test code) and each uses its own fresh tenants, so the suites need no
+//! cleanup and may run against a shared backend such as an emulator.
+
+mod blob;
+mod resource_basic;
+mod resource_concurrency;
+mod resource_find;
+mod resource_history;
+
+use std::sync::Arc;
+
+use hearth_tenancy::TenantId;
+use serde_json::{Map, Value};
+
+use crate::{
+    BlobStore, Method, Precondition, ResourceKey, ResourceStore, StoreError, StoredVersion,
+    WriteKind, WriteOp, WriteOutcome,
+};
+
+/// Every check of the `ResourceStore` contract.
+pub async fn resource_store_suite(store: Arc<dyn ResourceStore>) {
+    let s = store.as_ref();
+    resource_basic::create_read_vread(s).await;
+    resource_basic::server_members_keep_order(s).await;
+    resource_basic::versions_continue_after_delete(s).await;
+    resource_basic::delete_of_absent_is_unchanged(s).await;
+    resource_basic::preconditions(s).await;
+    resource_basic::multi_op_writes_are_atomic(s).await;
+    resource_basic::duplicate_keys_are_rejected(s).await;
+    resource_history::scopes(s).await;
+    resource_history::paging_is_stable(s).await;
+    resource_history::since_and_at(s).await;
+    resource_find::criteria(s).await;
+    resource_concurrency::tenants_are_isolated(s).await;
+    resource_concurrency::racing_updates_have_one_winner(&store).await;
+    resource_concurrency::racing_creates_have_one_winner(&store).await;
+    resource_concurrency::concurrent_creates(&store).await;
+    resource_concurrency::ten_thousand_ops_in_one_write(s).await;
+}
+
+/// Every check of the `BlobStore` contract.
+pub async fn blob_store_suite(store: Arc<dyn BlobStore>) {
+    let s = store.as_ref();
+    blob::put_get_replace_delete(s).await;
+    blob::nested_and_empty_blobs(s).await;
+    blob::max_bytes_is_enforced(s).await;
+    blob::failed_streams_leave_nothing(s).await;
+    blob::tenants_are_isolated(s).await;
+}
+
+/// A tenant no other check uses.
+fn fresh_tenant() -> TenantId {
+    format!("conf-{}", uuid::Uuid::new_v4().simple())
+        .parse()
+        .expect("valid tenant id")
+}
+
+fn key(rt: &str, id: &str) -> ResourceKey {
+    ResourceKey::new(
+        rt.parse().expect("resource type"),
+        id.parse().expect("resource id"),
+    )
+}
+
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(map) => map,
+        other => panic!("not an object: {other}"),
+    }
+}
+
+fn put(key: &ResourceKey, body: Value, precondition: Precondition) -> WriteOp {
+    WriteOp {
+        key: key.clone(),
+        kind: WriteKind::Put {
+            body: object(body),
+            blob: None,
+            method: Method::Put,
+        },
+        precondition,
+    }
+}
+
+fn delete(key: &ResourceKey, precondition: Precondition) -> WriteOp {
+    WriteOp {
+        key: key.clone(),
+        kind: WriteKind::Delete,
+        precondition,
+    }
+}
+
+async fn write_one(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    op: WriteOp,
+) -> Result<WriteOutcome, StoreError> {
+    let mut outcomes = store.write(tenant, vec![op]).await?;
+    assert_eq!(outcomes.len(), 1, "one outcome per op");
+    Ok(outcomes.remove(0))
+}
+
+/// Writes `op`, which must succeed and write a version; returns it and `created`.
+async fn must_write(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    op: WriteOp,
+) -> (StoredVersion, bool) {
+    let what = format!("{:?}", op.key);
+    match write_one(store, tenant, op).await {
+        Ok(WriteOutcome::Written { version, created }) => (version, created),
+        other => panic!("write of {what} should write a version, got {other:?}"),
+    }
+}
+
+/// The stored body as JSON.
+fn json_of(version: &StoredVersion) -> Value {
+    let body = version
+        .body
+        .as_ref()
+        .unwrap_or_else(|| panic!("{:?} has no body", version.key));
+    serde_json::from_slice(body).expect("stored body is JSON")
+}

@@ -1,0 +1,87 @@
+//! The open handles of one tenant's SQLite file: the writer thread's queue and a small pool of
+//! read-only connections used from `spawn_blocking`.
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use rusqlite::Connection;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+
+use super::SqliteOptions;
+use super::apply::Clock;
+use super::schema::{open_reader, open_writer};
+use super::writer::{self, GroupLimits, WriteRequest};
+use crate::{StoreError, WriteOp, WriteOutcome};
+
+pub(super) struct TenantDb {
+    path: PathBuf,
+    busy_timeout: Duration,
+    writer: mpsc::Sender<WriteRequest>,
+    /// Idle read connections; at most `read_connections` are in use at once.
+    readers: Mutex<Vec<Connection>>,
+    read_permits: Arc<Semaphore>,
+}
+
+impl TenantDb {
+    /// Opens (creating if needed) the file and starts the writer thread. Blocking.
+    pub(super) fn open(
+        name: &str,
+        path: PathBuf,
+        options: &SqliteOptions,
+    ) -> Result<TenantDb, StoreError> {
+        let conn = open_writer(&path, options.busy_timeout)?;
+        let clock = Clock::load(&conn)?;
+        let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
+        let limits = GroupLimits {
+            max_requests: options.max_group.max(1),
+            max_ops: options.max_group_ops.max(1),
+        };
+        writer::spawn(format!("hearth-writer-{name}"), conn, clock, rx, limits)?;
+        Ok(TenantDb {
+            path,
+            busy_timeout: options.busy_timeout,
+            writer: tx,
+            readers: Mutex::new(Vec::new()),
+            read_permits: Arc::new(Semaphore::new(options.read_connections.max(1))),
+        })
+    }
+
+    /// Queues `ops` for the writer thread and waits until they are durable (or failed).
+    pub(super) async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+        let stopped = || StoreError::internal("queue write", "the tenant's writer thread stopped");
+        let (reply, answer) = oneshot::channel();
+        self.writer
+            .send(WriteRequest { ops, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Runs `f` on a read connection on the blocking pool.
+    pub(super) async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.read_permits)
+            .acquire_owned()
+            .await
+            .map_err(|e| StoreError::internal("wait for a read connection", e))?;
+        let db = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let conn = match db.readers.lock().ok().and_then(|mut idle| idle.pop()) {
+                Some(conn) => conn,
+                None => open_reader(&db.path, db.busy_timeout)?,
+            };
+            let result = f(&conn);
+            if let Ok(mut idle) = db.readers.lock() {
+                idle.push(conn);
+            }
+            drop(permit);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::internal("run read", e))?
+    }
+}

@@ -1,0 +1,19 @@
+//! Storage ports and their adapters.
+//!
+//! Ports are traits that take the tenant in every call and expose no SQLite or AWS types:
+//! [`ResourceStore`] (versioned FHIR resources) and [`BlobStore`] (opaque bytes). The
+//! `embedded` adapters keep each tenant in its own SQLite file and blob folder.
+//! `conformance` holds the one test suite every adapter of a port must pass.
+
+mod blob;
+pub mod conformance;
+pub mod embedded;
+mod error;
+mod resource;
+
+pub use blob::{BlobKey, BlobStore, ByteStream};
+pub use error::{ErrorKind, StoreError};
+pub use resource::{
+    HistoryEntry, HistoryPage, HistoryQuery, HistoryScope, Method, Precondition, ResourceKey,
+    ResourceStore, StoredVersion, WriteKind, WriteOp, WriteOutcome,
+};

@@ -1,0 +1,186 @@
+//! The `ResourceStore` port: versioned FHIR resources of one tenant at a time.
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use hearth_fhir::search::Criterion;
+use hearth_fhir::{ResourceId, ResourceType, VersionId};
+use hearth_tenancy::TenantId;
+use serde_json::{Map, Value};
+
+use crate::StoreError;
+
+/// A resource's identity within a tenant.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ResourceKey {
+    pub rt: ResourceType,
+    pub id: ResourceId,
+}
+
+impl ResourceKey {
+    pub fn new(rt: ResourceType, id: ResourceId) -> ResourceKey {
+        ResourceKey { rt, id }
+    }
+}
+
+/// The interaction that produced a version (`Bundle.entry.request.method` in history). The
+/// store records what the caller says; it does not derive it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    /// A create with a server-assigned id (`POST [type]`).
+    Post,
+    /// A create with a client-chosen id, an update, or a write after a delete (`PUT [type]/[id]`,
+    /// and PATCH, which history also reports as an update).
+    Put,
+    /// A delete version; set by the store for `WriteKind::Delete`.
+    Delete,
+}
+
+/// One stored version of a resource.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredVersion {
+    pub key: ResourceKey,
+    pub version: VersionId,
+    /// Millisecond precision, UTC; strictly increasing across the versions of one tenant.
+    pub last_updated: DateTime<Utc>,
+    pub method: Method,
+    /// The resource JSON exactly as stored (client JSON with server-set `id` and
+    /// `meta.versionId`/`meta.lastUpdated`); `None` for a delete.
+    pub body: Option<Bytes>,
+    /// The blob holding this version's bytes (Binary content), if any.
+    pub blob: Option<String>,
+}
+
+impl StoredVersion {
+    pub fn is_deleted(&self) -> bool {
+        self.body.is_none()
+    }
+}
+
+/// What must hold for a write to happen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precondition {
+    None,
+    /// The resource has never existed, or its current version is a delete.
+    MustNotExist,
+    /// The current version is exactly this one (`If-Match`); a deleted or absent resource fails.
+    VersionIs(VersionId),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteKind {
+    /// Store a new version with this content. The store sets `id`, `meta.versionId` and
+    /// `meta.lastUpdated` in it and keeps every other member and its order.
+    Put {
+        body: Map<String, Value>,
+        blob: Option<String>,
+        method: Method,
+    },
+    /// Record a delete version. Deleting an absent or already deleted resource writes nothing.
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct WriteOp {
+    pub key: ResourceKey,
+    pub kind: WriteKind,
+    pub precondition: Precondition,
+}
+
+/// The result of one `WriteOp`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WriteOutcome {
+    /// A new version was written; `created` when no live version existed before.
+    Written {
+        version: StoredVersion,
+        created: bool,
+    },
+    /// A delete of something absent or already deleted: nothing written.
+    Unchanged,
+}
+
+/// Which history to list.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum HistoryScope {
+    System,
+    Type(ResourceType),
+    Instance(ResourceKey),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryQuery {
+    /// Only versions with `last_updated >= since`.
+    pub since: Option<DateTime<Utc>>,
+    /// Only versions that were current at `at` or later: the version current at `at` and
+    /// every later one (R4 `_at` for an instant).
+    pub at: Option<DateTime<Utc>>,
+    /// Page size, at least 1.
+    pub count: usize,
+    /// Opaque cursor from a previous page's `next`.
+    pub cursor: Option<String>,
+}
+
+/// A page of history, newest first.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistoryPage {
+    pub entries: Vec<HistoryEntry>,
+    /// Number of versions matching the query across all pages.
+    pub total: u64,
+    /// Cursor of the next (older) page, if any.
+    pub next: Option<String>,
+}
+
+pub type HistoryEntry = StoredVersion;
+
+/// Versioned FHIR resources. Every method takes the tenant; no call reaches another tenant's
+/// data. Writes are durable before the call returns.
+#[async_trait]
+pub trait ResourceStore: Send + Sync + 'static {
+    /// Applies `ops` atomically, in order: all of them or none. A failed precondition fails
+    /// the whole call with `VersionMismatch` or `AlreadyExists`; the same key twice fails with
+    /// `DuplicateKey`. Returns one outcome per op, in order.
+    async fn write(
+        &self,
+        tenant: &TenantId,
+        ops: Vec<WriteOp>,
+    ) -> Result<Vec<WriteOutcome>, StoreError>;
+
+    /// The current version (possibly a delete), or `None` if the resource never existed.
+    async fn read(
+        &self,
+        tenant: &TenantId,
+        key: &ResourceKey,
+    ) -> Result<Option<StoredVersion>, StoreError>;
+
+    /// One version (possibly a delete), or `None` if that version does not exist.
+    async fn vread(
+        &self,
+        tenant: &TenantId,
+        key: &ResourceKey,
+        version: VersionId,
+    ) -> Result<Option<StoredVersion>, StoreError>;
+
+    /// History newest first, paged by cursor; stable while new versions arrive.
+    async fn history(
+        &self,
+        tenant: &TenantId,
+        scope: &HistoryScope,
+        query: &HistoryQuery,
+    ) -> Result<HistoryPage, StoreError>;
+
+    /// Keys of the live (not deleted) resources of type `rt` matching every criterion, at most
+    /// `limit` of them, sorted by id.
+    async fn find(
+        &self,
+        tenant: &TenantId,
+        rt: ResourceType,
+        criteria: &[Criterion],
+        limit: usize,
+    ) -> Result<Vec<ResourceKey>, StoreError>;
+
+    /// Drops every cached handle on `tenant` (after its partitions were removed).
+    async fn forget_tenant(&self, tenant: &TenantId);
+
+    /// Checks the backend answers.
+    async fn ready(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,187 @@
+//! The embedded tenant registry: one folder per tenant under `{data_dir}/tenants/`, holding
+//! `tenant.json` and the tenant's partitions. Folders make the registry safe to change from the
+//! CLI while a server runs on the same data dir: the server looks a tenant up on each request.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{SecondsFormat, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::TenantId;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TenantStatus {
+    Active,
+    Suspended,
+}
+
+/// A tenant as the registry records it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: String,
+    pub name: String,
+    pub status: TenantStatus,
+    pub created: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("tenant '{0}' already exists")]
+    AlreadyExists(TenantId),
+    #[error("tenant '{0}' not found")]
+    NotFound(TenantId),
+    #[error("{context}: {source}")]
+    Io { context: String, source: io::Error },
+    #[error("read tenant record {path}: {source}")]
+    Corrupt {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> RegistryError {
+    let context = context.into();
+    move |source| RegistryError::Io { context, source }
+}
+
+/// Registry of the tenants of one embedded data dir.
+#[derive(Debug, Clone)]
+pub struct TenantRegistry {
+    root: PathBuf,
+}
+
+impl TenantRegistry {
+    pub fn new(data_dir: &Path) -> TenantRegistry {
+        TenantRegistry {
+            root: data_dir.join("tenants"),
+        }
+    }
+
+    /// The folder holding every partition of `tenant` in the embedded backend.
+    pub fn tenant_dir(&self, tenant: &TenantId) -> PathBuf {
+        self.root.join(tenant.as_str())
+    }
+
+    /// The SQLite file of `tenant`'s resources.
+    pub fn sqlite_path(&self, tenant: &TenantId) -> PathBuf {
+        self.tenant_dir(tenant).join("resources.sqlite")
+    }
+
+    /// The folder of `tenant`'s blobs (Binary contents, export files).
+    pub fn blob_dir(&self, tenant: &TenantId) -> PathBuf {
+        self.tenant_dir(tenant).join("blobs")
+    }
+
+    fn record_path(&self, tenant: &TenantId) -> PathBuf {
+        self.tenant_dir(tenant).join("tenant.json")
+    }
+
+    /// Creates `tenant`; fails with `AlreadyExists` when it is there.
+    pub fn create(&self, tenant: &TenantId, name: &str) -> Result<Tenant, RegistryError> {
+        fs::create_dir_all(&self.root).map_err(io_err("create tenants folder"))?;
+        let dir = self.tenant_dir(tenant);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                if self.record_path(tenant).exists() {
+                    return Err(RegistryError::AlreadyExists(tenant.clone()));
+                }
+            }
+            Err(e) => return Err(io_err("create tenant folder")(e)),
+        }
+        let record = Tenant {
+            id: tenant.to_string(),
+            name: name.to_owned(),
+            status: TenantStatus::Active,
+            created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        };
+        let tmp = dir.join("tenant.json.tmp");
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| RegistryError::Corrupt {
+            path: tmp.clone(),
+            source: e,
+        })?;
+        fs::write(&tmp, json).map_err(io_err("write tenant record"))?;
+        fs::rename(&tmp, self.record_path(tenant)).map_err(io_err("publish tenant record"))?;
+        Ok(record)
+    }
+
+    /// The tenant, or `None` when it does not exist.
+    pub fn get(&self, tenant: &TenantId) -> Result<Option<Tenant>, RegistryError> {
+        let path = self.record_path(tenant);
+        match fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| RegistryError::Corrupt { path, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(io_err("read tenant record")(e)),
+        }
+    }
+
+    /// All tenants, sorted by id.
+    pub fn list(&self) -> Result<Vec<Tenant>, RegistryError> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(io_err("list tenants")(e)),
+        };
+        let mut tenants = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(io_err("list tenants"))?;
+            let Some(id) = entry
+                .file_name()
+                .to_str()
+                .and_then(|s| s.parse::<TenantId>().ok())
+            else {
+                continue;
+            };
+            if let Some(tenant) = self.get(&id)? {
+                tenants.push(tenant);
+            }
+        }
+        tenants.sort_by(|a, b| a.id.cmp(&b.id));
+        Ok(tenants)
+    }
+
+    /// Deletes `tenant` and every partition it owns.
+    pub fn delete(&self, tenant: &TenantId) -> Result<(), RegistryError> {
+        let record = self.record_path(tenant);
+        match fs::remove_file(&record) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                return Err(RegistryError::NotFound(tenant.clone()));
+            }
+            Err(e) => return Err(io_err("remove tenant record")(e)),
+        }
+        fs::remove_dir_all(self.tenant_dir(tenant)).map_err(io_err("remove tenant partitions"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lifecycle() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry = TenantRegistry::new(dir.path());
+        let acme: TenantId = "acme".parse().unwrap();
+        assert!(registry.get(&acme).unwrap().is_none());
+        registry.create(&acme, "Acme").unwrap();
+        assert!(matches!(
+            registry.create(&acme, "Acme"),
+            Err(RegistryError::AlreadyExists(_))
+        ));
+        assert_eq!(registry.get(&acme).unwrap().unwrap().name, "Acme");
+        assert_eq!(registry.list().unwrap().len(), 1);
+        registry.delete(&acme).unwrap();
+        assert!(registry.get(&acme).unwrap().is_none());
+        assert!(!registry.tenant_dir(&acme).exists());
+        assert!(matches!(
+            registry.delete(&acme),
+            Err(RegistryError::NotFound(_))
+        ));
+    }
+}
