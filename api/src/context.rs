@@ -1,7 +1,5 @@
 //! The per-request context: the tenant (checked to exist), its base URL, the state.
 
-use std::collections::HashMap;
-use std::sync::{LazyLock, RwLock};
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
@@ -12,9 +10,6 @@ use crate::state::AppState;
 
 /// How long a positive tenant lookup is trusted before the registry is asked again.
 const TENANT_CACHE_TTL: Duration = Duration::from_secs(2);
-
-static KNOWN_TENANTS: LazyLock<RwLock<HashMap<(usize, TenantId), Instant>>> =
-    LazyLock::new(Default::default);
 
 /// Who and where a request is for.
 #[derive(Clone)]
@@ -49,14 +44,9 @@ impl Ctx {
 }
 
 fn tenant_is_active(state: &AppState, tenant: &TenantId) -> Result<bool, ApiError> {
-    // Keyed by registry identity so that several apps in one process (tests) do not mix.
-    let cache_key = (
-        std::ptr::from_ref(state.limits.as_ref()) as usize,
-        tenant.clone(),
-    );
-    if let Ok(cache) = KNOWN_TENANTS.read()
+    if let Ok(cache) = state.known_tenants.read()
         && cache
-            .get(&cache_key)
+            .get(tenant)
             .is_some_and(|t| t.elapsed() < TENANT_CACHE_TTL)
     {
         return Ok(true);
@@ -69,11 +59,11 @@ fn tenant_is_active(state: &AppState, tenant: &TenantId) -> Result<bool, ApiErro
             return Err(ApiError::internal("tenant registry unavailable"));
         }
     };
-    if let Ok(mut cache) = KNOWN_TENANTS.write() {
+    if let Ok(mut cache) = state.known_tenants.write() {
         if active {
-            cache.insert(cache_key, Instant::now());
+            cache.insert(tenant.clone(), Instant::now());
         } else {
-            cache.remove(&cache_key);
+            cache.remove(tenant);
         }
     }
     Ok(active)

@@ -1,10 +1,12 @@
 //! Shared state of the service: the ports it talks to and the limits it enforces.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+use std::time::Instant;
 
 use bytes::Bytes;
 use hearth_store::{BlobStore, ResourceStore};
-use hearth_tenancy::TenantRegistry;
+use hearth_tenancy::{TenantId, TenantRegistry};
 
 /// Explicit limits on what a request may ask; each is documented in the README.
 #[derive(Debug, Clone)]
@@ -47,6 +49,8 @@ pub struct AppState {
     pub public_url: Option<Arc<str>>,
     /// The CapabilityStatement without its base URL, generated once.
     pub(crate) capability: Arc<Bytes>,
+    /// Tenants recently found active, with when they were checked.
+    pub(crate) known_tenants: Arc<RwLock<HashMap<TenantId, Instant>>>,
 }
 
 impl AppState {
@@ -64,6 +68,7 @@ impl AppState {
             limits: Arc::new(limits),
             public_url: public_url.map(|u| Arc::from(u.trim_end_matches('/'))),
             capability: Arc::new(crate::capability::capability_statement()),
+            known_tenants: Arc::default(),
         }
     }
 }

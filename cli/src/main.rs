@@ -10,7 +10,7 @@ use crate::config::GlobalArgs;
 
 /// Hearth: a multi-tenant FHIR R4 server.
 #[derive(Parser)]
-#[command(name = "hearth", version, about, long_about = None)]
+#[command(name = "hearth", version, about = "Hearth: a multi-tenant FHIR R4 server", long_about = None)]
 struct Cli {
     #[command(flatten)]
     global: GlobalArgs,
@@ -20,7 +20,7 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the FHIR server (embedded backend: SQLite files, local blobs, in-process workers).
+    /// Run the FHIR server (embedded backend: one SQLite file and blob folder per tenant).
     Serve(serve::ServeArgs),
     /// Manage tenants of the configured backend.
     #[command(subcommand)]
