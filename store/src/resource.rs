@@ -41,7 +41,12 @@ pub enum Method {
 pub struct StoredVersion {
     pub key: ResourceKey,
     pub version: VersionId,
-    /// Millisecond precision, UTC; strictly increasing across the versions of one tenant.
+    /// Millisecond precision, UTC. Strictly increasing across the versions of one resource;
+    /// non-decreasing across the versions of one tenant in history (`seq`) order, so versions
+    /// written together (one write, or writes committed together) may share an instant. Never
+    /// ahead of the wall clock, except by the least needed to keep those two rules (a resource
+    /// updated again within its previous version's millisecond, or a clock stepped back).
+    /// History order is the tenant's write order, not `last_updated`.
     pub last_updated: DateTime<Utc>,
     pub method: Method,
     /// The resource JSON exactly as stored (client JSON with server-set `id` and

@@ -34,11 +34,14 @@ pub async fn resource_store_suite(store: Arc<dyn ResourceStore>) {
     resource_history::scopes(s).await;
     resource_history::paging_is_stable(s).await;
     resource_history::since_and_at(s).await;
+    resource_history::since_and_at_with_shared_instants(s).await;
     resource_find::criteria(s).await;
     resource_concurrency::tenants_are_isolated(s).await;
     resource_concurrency::racing_updates_have_one_winner(&store).await;
     resource_concurrency::racing_creates_have_one_winner(&store).await;
     resource_concurrency::concurrent_creates(&store).await;
+    resource_concurrency::concurrent_updates_of_one_resource(&store).await;
+    resource_concurrency::timestamps_follow_the_wall_clock(&store).await;
     resource_concurrency::ten_thousand_ops_in_one_write(s).await;
 }
 

@@ -3,12 +3,17 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
+use chrono::{Duration, Utc};
 use hearth_fhir::VersionId;
 use hearth_fhir::search::{Criterion, Token};
+use hearth_tenancy::TenantId;
 use serde_json::json;
 
 use super::{delete, fresh_tenant, json_of, key, must_write, put};
-use crate::{HistoryQuery, HistoryScope, Precondition, ResourceStore, StoreError, WriteOutcome};
+use crate::{
+    HistoryQuery, HistoryScope, Precondition, ResourceStore, StoreError, StoredVersion,
+    WriteOutcome,
+};
 
 fn all(count: usize) -> HistoryQuery {
     HistoryQuery {
@@ -196,7 +201,7 @@ pub(super) async fn concurrent_creates(store: &Arc<dyn ResourceStore>) {
             tokio::spawn(async move { store.write(&tenant, vec![op]).await })
         })
         .collect();
-    let mut stamps = HashSet::new();
+    let mut created = HashSet::new();
     for task in tasks {
         match task.await.expect("task").expect("concurrent create").pop() {
             Some(WriteOutcome::Written {
@@ -204,25 +209,142 @@ pub(super) async fn concurrent_creates(store: &Arc<dyn ResourceStore>) {
                 created: true,
             }) => {
                 assert_eq!(version.version, VersionId::FIRST);
-                stamps.insert(version.last_updated);
+                created.insert(version.key);
             }
             other => panic!("unexpected outcome {other:?}"),
         }
     }
-    assert_eq!(
-        stamps.len(),
-        64,
-        "every version of a tenant has its own last_updated"
-    );
+    assert_eq!(created.len(), 64, "every create wrote its own resource");
     let page = store
         .history(
             &tenant,
             &HistoryScope::Type(key("Patient", "x").rt),
-            &all(10),
+            &all(100),
         )
         .await
         .unwrap();
     assert_eq!(page.total, 64);
+    assert_non_decreasing_in_history_order(&page.entries);
+}
+
+/// `entries` are newest first: `last_updated` never increases going back.
+fn assert_non_decreasing_in_history_order(entries: &[StoredVersion]) {
+    for w in entries.windows(2) {
+        assert!(
+            w[0].last_updated >= w[1].last_updated,
+            "last_updated does not decrease within a tenant in history order: {:?}/{} at {} after {:?}/{} at {}",
+            w[1].key,
+            w[1].version,
+            w[1].last_updated,
+            w[0].key,
+            w[0].version,
+            w[0].last_updated,
+        );
+    }
+}
+
+/// Every version of the tenant, newest first.
+async fn full_history(store: &dyn ResourceStore, tenant: &TenantId) -> Vec<StoredVersion> {
+    let mut q = all(10_000);
+    let mut entries = Vec::new();
+    loop {
+        let page = store
+            .history(tenant, &HistoryScope::System, &q)
+            .await
+            .unwrap();
+        entries.extend(page.entries);
+        match page.next {
+            Some(next) => q.cursor = Some(next),
+            None => return entries,
+        }
+    }
+}
+
+/// Many unconditional updates of one resource at once (likely several in one millisecond):
+/// each version is later than the one before, and the tenant's order holds.
+pub(super) async fn concurrent_updates_of_one_resource(store: &Arc<dyn ResourceStore>) {
+    let tenant = fresh_tenant();
+    let (k, other) = (key("Patient", "hot"), key("Patient", "cold"));
+    let tasks: Vec<_> = (0..100)
+        .map(|i| {
+            let (store, tenant) = (Arc::clone(store), tenant.clone());
+            // Every fourth write goes to another resource, interleaved with the bumps.
+            let target = if i % 4 == 3 { &other } else { &k };
+            let op = put(
+                target,
+                json!({"resourceType": "Patient"}),
+                Precondition::None,
+            );
+            tokio::spawn(async move { store.write(&tenant, vec![op]).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("task").expect("concurrent update");
+    }
+    let entries = full_history(store.as_ref(), &tenant).await;
+    assert_eq!(entries.len(), 100);
+    assert_non_decreasing_in_history_order(&entries);
+    for resource in [&k, &other] {
+        let mut versions: Vec<_> = entries.iter().filter(|e| &e.key == resource).collect();
+        versions.sort_by_key(|e| e.version);
+        assert!(
+            versions
+                .windows(2)
+                .all(|w| w[0].last_updated < w[1].last_updated),
+            "last_updated strictly increases across the versions of {resource:?}"
+        );
+    }
+}
+
+/// Under load (5,000 single creates at once, and a 10,000-op write among them) no
+/// `last_updated` runs ahead of the wall clock: a tenant may share a millisecond between
+/// many versions instead.
+pub(super) async fn timestamps_follow_the_wall_clock(store: &Arc<dyn ResourceStore>) {
+    let tenant = fresh_tenant();
+    let mut tasks: Vec<_> = (0..5_000)
+        .map(|i| {
+            let (store, tenant) = (Arc::clone(store), tenant.clone());
+            let op = put(
+                &key("Patient", &format!("p{i}")),
+                json!({"resourceType": "Patient"}),
+                Precondition::MustNotExist,
+            );
+            tokio::spawn(async move { store.write(&tenant, vec![op]).await })
+        })
+        .collect();
+    let big: Vec<_> = (0..10_000)
+        .map(|i| {
+            put(
+                &key("Observation", &format!("o{i}")),
+                json!({"resourceType": "Observation", "status": "final"}),
+                Precondition::MustNotExist,
+            )
+        })
+        .collect();
+    let big = {
+        let (store, tenant) = (Arc::clone(store), tenant.clone());
+        tokio::spawn(async move { store.write(&tenant, big).await })
+    };
+    tasks.insert(2_500, big);
+    let mut written = 0;
+    for task in tasks {
+        written += task.await.expect("task").expect("write under load").len();
+    }
+    let now = Utc::now();
+    assert_eq!(written, 15_000);
+
+    let entries = full_history(store.as_ref(), &tenant).await;
+    assert_eq!(entries.len(), 15_000);
+    let latest = entries
+        .iter()
+        .map(|e| e.last_updated)
+        .max()
+        .expect("versions");
+    assert!(
+        latest <= now + Duration::seconds(1),
+        "last_updated {latest} is more than 1 s ahead of the wall clock ({now})"
+    );
+    assert_non_decreasing_in_history_order(&entries);
 }
 
 pub(super) async fn ten_thousand_ops_in_one_write(store: &dyn ResourceStore) {
@@ -243,13 +365,27 @@ pub(super) async fn ten_thousand_ops_in_one_write(store: &dyn ResourceStore) {
         )
         .await
         .expect("10,000-op write");
+    let now = Utc::now();
     assert_eq!(outcomes.len(), 10_000);
+    let mut previous = None;
     for (i, outcome) in outcomes.iter().enumerate() {
         match outcome {
             WriteOutcome::Written {
                 version,
                 created: true,
-            } => assert_eq!(version.key.id.as_str(), format!("o{i}")),
+            } => {
+                assert_eq!(version.key.id.as_str(), format!("o{i}"));
+                assert!(
+                    version.last_updated <= now + Duration::seconds(1),
+                    "op {i}: last_updated {} is more than 1 s ahead of the wall clock ({now})",
+                    version.last_updated
+                );
+                assert!(
+                    previous <= Some(version.last_updated),
+                    "op {i}: last_updated does not decrease across the ops of one write"
+                );
+                previous = Some(version.last_updated);
+            }
             other => panic!("op {i}: unexpected outcome {other:?}"),
         }
     }

@@ -122,7 +122,12 @@ pub(super) async fn criteria(store: &dyn ResourceStore) {
             ),
         ),
     ] {
-        at.insert(name, must_write(store, &tenant, op).await.0.last_updated);
+        let written = must_write(store, &tenant, op).await.0.last_updated;
+        at.insert(name, written);
+        // Writes within one millisecond may share it; wait so each version here has its own.
+        while Utc::now() < written + Duration::milliseconds(1) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
     let t3 = instant(at["p3"]);
     let lu = |prefix| Criterion::LastUpdated(prefix, t3);

@@ -91,8 +91,21 @@ pub(super) async fn scopes(store: &dyn ResourceStore) {
     assert!(
         page.entries
             .windows(2)
-            .all(|w| w[0].last_updated > w[1].last_updated),
-        "strictly decreasing last_updated"
+            .all(|w| w[0].last_updated >= w[1].last_updated),
+        "last_updated never increases going back in history"
+    );
+    let time = |k: &str, version: u64| {
+        page.entries
+            .iter()
+            .find(|e| {
+                format!("{}/{}/{}", e.key.rt, e.key.id, e.version) == format!("{k}/{version}")
+            })
+            .map(|e| e.last_updated)
+            .expect("version in history")
+    };
+    assert!(
+        time("Patient/a", 1) < time("Patient/a", 2) && time("Patient/b", 1) < time("Patient/b", 2),
+        "last_updated strictly increases across the versions of one resource"
     );
     assert!(page.entries[0].is_deleted(), "deletes are history entries");
 
@@ -214,8 +227,17 @@ pub(super) async fn since_and_at(store: &dyn ResourceStore) {
         delete(&a, Precondition::None),
         put(&c, json!({"resourceType": "Patient"}), Precondition::None),
     ] {
-        t.push(must_write(store, &tenant, op).await.0.last_updated);
+        let written = must_write(store, &tenant, op).await.0.last_updated;
+        t.push(written);
+        // Writes within one millisecond may share it; wait so each version here has its own.
+        while Utc::now() < written + Duration::milliseconds(1) {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
     }
+    assert!(
+        t.windows(2).all(|w| w[0] < w[1]),
+        "writes in later milliseconds get later last_updated: {t:?}"
+    );
     let tenant = &tenant;
     let run = |since: Option<DateTime<Utc>>, at: Option<DateTime<Utc>>, scope: HistoryScope| {
         let q = HistoryQuery {
@@ -312,4 +334,78 @@ pub(super) async fn since_and_at(store: &dyn ResourceStore) {
         .await
         .unwrap();
     assert_eq!((ids(&page.entries), page.next), (all[2..4].to_vec(), None));
+}
+
+/// Versions sharing an instant: `since` includes all of them, and `at` picks, per resource,
+/// the version current at that instant (a resource's versions never share one).
+pub(super) async fn since_and_at_with_shared_instants(store: &dyn ResourceStore) {
+    let tenant = fresh_tenant();
+    let (x, y) = (key("Patient", "x"), key("Patient", "y"));
+    let patient = || json!({"resourceType": "Patient"});
+    let outcomes = store
+        .write(
+            &tenant,
+            vec![
+                put(&x, patient(), Precondition::None),
+                put(&y, patient(), Precondition::None),
+            ],
+        )
+        .await
+        .unwrap();
+    let times: Vec<_> = outcomes
+        .iter()
+        .map(|o| match o {
+            crate::WriteOutcome::Written { version, .. } => version.last_updated,
+            other => panic!("unexpected outcome {other:?}"),
+        })
+        .collect();
+    assert!(times[0] <= times[1]);
+    // Right away, so x/2 likely shares y/1's millisecond; it must still be later than x/1.
+    let x2 = must_write(store, &tenant, put(&x, patient(), Precondition::None))
+        .await
+        .0
+        .last_updated;
+    let x3 = must_write(store, &tenant, put(&x, patient(), Precondition::None))
+        .await
+        .0
+        .last_updated;
+    assert!(
+        times[0] < x2 && x2 < x3,
+        "one resource's versions have increasing last_updated"
+    );
+    assert!(
+        times[1] <= x2,
+        "last_updated does not decrease within a tenant"
+    );
+
+    let run = |since: Option<DateTime<Utc>>, at: Option<DateTime<Utc>>| {
+        let q = HistoryQuery {
+            since,
+            at,
+            ..query(100)
+        };
+        let tenant = &tenant;
+        async move {
+            let (entries, total) = all_pages(store, tenant, &HistoryScope::System, q).await;
+            assert_eq!(entries.len() as u64, total);
+            ids(&entries)
+        }
+    };
+    let all = keys(&["Patient/x/3", "Patient/x/2", "Patient/y/1", "Patient/x/1"]);
+    assert_eq!(run(Some(times[0]), None).await, all, "since is inclusive");
+    assert_eq!(
+        run(None, Some(times[0])).await,
+        all,
+        "x/1 is current at its own instant"
+    );
+    assert_eq!(
+        run(None, Some(x2)).await,
+        all[..3].to_vec(),
+        "at x/2's instant x/2 is current, y/1 still is"
+    );
+    assert_eq!(
+        run(None, Some(x3)).await,
+        keys(&["Patient/x/3", "Patient/y/1"]),
+        "at x/3's instant only the latest versions"
+    );
 }

@@ -10,8 +10,16 @@ use super::body::{format_instant, identifier_tokens, stamp};
 use super::schema::sql_err;
 use crate::{Method, Precondition, StoreError, StoredVersion, WriteKind, WriteOp, WriteOutcome};
 
-/// Hands out `last_updated` values, strictly increasing per tenant: the wall clock in
-/// milliseconds, or one more than the previous value when the clock has not moved on.
+/// Hands out `last_updated` values in milliseconds: non-decreasing per tenant, strictly
+/// increasing per resource, and never ahead of the wall clock except as little as those two
+/// rules need.
+///
+/// Each commit group takes one instant, the wall clock or the last value handed out if the
+/// clock is behind it (stepped back). A version whose resource's previous version is not
+/// earlier than that instant gets the previous version's time + 1 ms instead, and the rest of
+/// the group (and later groups) continue from there so the tenant's values never decrease in
+/// `seq` order.
+#[derive(Debug, Clone, Copy)]
 pub(super) struct Clock {
     last_ms: i64,
 }
@@ -28,9 +36,17 @@ impl Clock {
         })
     }
 
-    fn tick(&mut self) -> (i64, DateTime<Utc>) {
-        let now = Utc::now().timestamp_millis();
-        self.last_ms = now.max(self.last_ms.saturating_add(1));
+    /// Takes the instant of a new commit group.
+    pub(super) fn start_group(&mut self) {
+        self.last_ms = self.last_ms.max(Utc::now().timestamp_millis());
+    }
+
+    /// The `last_updated` of a new version whose resource's previous version (if any) has
+    /// `previous_ms`.
+    fn stamp(&mut self, previous_ms: Option<i64>) -> (i64, DateTime<Utc>) {
+        if let Some(previous) = previous_ms {
+            self.last_ms = self.last_ms.max(previous.saturating_add(1));
+        }
         (
             self.last_ms,
             DateTime::from_timestamp_millis(self.last_ms).unwrap_or(DateTime::<Utc>::MAX_UTC),
@@ -46,10 +62,11 @@ pub(super) fn method_code(method: Method) -> i64 {
     }
 }
 
-/// The current version of a resource: its number and whether it is a delete.
+/// The current version of a resource: its number, whether it is a delete, and its time.
 struct Current {
     version: u64,
     deleted: bool,
+    last_updated_ms: i64,
 }
 
 fn check(op: &WriteOp, current: Option<&Current>) -> Result<(), StoreError> {
@@ -79,7 +96,9 @@ pub(super) fn apply(
     clock: &mut Clock,
 ) -> Result<Vec<WriteOutcome>, StoreError> {
     let mut select = conn
-        .prepare_cached("SELECT version, deleted FROM current WHERE type = ?1 AND id = ?2")
+        .prepare_cached(
+            "SELECT version, deleted, last_updated FROM current WHERE type = ?1 AND id = ?2",
+        )
         .map_err(sql_err("prepare current lookup"))?;
     let mut insert_version = conn
         .prepare_cached(
@@ -110,6 +129,7 @@ pub(super) fn apply(
                 Ok(Current {
                     version: row.get::<_, i64>(0)? as u64,
                     deleted: row.get::<_, i64>(1)? != 0,
+                    last_updated_ms: row.get(2)?,
                 })
             })
             .optional()
@@ -128,7 +148,7 @@ pub(super) fn apply(
             WriteKind::Delete => (None, None, Method::Delete),
             WriteKind::Put { body, blob, method } => (Some(body), blob, method),
         };
-        let (ms, last_updated) = clock.tick();
+        let (ms, last_updated) = clock.stamp(current.as_ref().map(|c| c.last_updated_ms));
         let bytes = match body {
             Some(mut body) => {
                 stamp(

@@ -84,9 +84,11 @@ fn commit_group(conn: &mut Connection, clock: &mut Clock, group: &mut Vec<WriteR
             return;
         }
     };
+    clock.start_group();
     let mut results = Vec::with_capacity(group.len());
     for request in group.iter_mut() {
         let ops = std::mem::take(&mut request.ops);
+        let clock_before = *clock;
         let result = match tx.savepoint() {
             Ok(mut savepoint) => match apply(&savepoint, ops, clock) {
                 Ok(outcomes) => savepoint
@@ -96,6 +98,7 @@ fn commit_group(conn: &mut Connection, clock: &mut Clock, group: &mut Vec<WriteR
                 Err(e) => {
                     // Roll back this request only; the others in the group go on.
                     let _ = savepoint.rollback();
+                    *clock = clock_before;
                     Err(e)
                 }
             },
