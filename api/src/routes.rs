@@ -9,8 +9,10 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use bytes::Bytes;
 use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::DefaultOnFailure;
 use tower_http::trace::TraceLayer;
 
 use crate::context::Ctx;
@@ -19,8 +21,14 @@ use crate::health;
 use crate::rest::{self, render_json};
 use crate::state::AppState;
 
-/// The whole service, ready to serve or to call with `oneshot` in tests.
+/// The whole service, ready to serve or to call with `oneshot` in tests. A trailing slash is
+/// ignored (`POST /tenant/default/` is the base), as FHIR clients send both forms.
 pub fn app(state: AppState) -> Router {
+    let routes = routes(state);
+    Router::new().fallback_service(NormalizePath::trim_trailing_slash(routes))
+}
+
+fn routes(state: AppState) -> Router {
     let fhir = Router::new()
         .route(
             "/",
@@ -72,7 +80,7 @@ pub fn app(state: AppState) -> Router {
             let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
             let tenant = request.uri().path().strip_prefix("/tenant/").and_then(|p| p.split('/').next()).unwrap_or("");
             tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), tenant_id = %tenant, request_id = %request_id)
-        }))
+        }).on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)))
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)

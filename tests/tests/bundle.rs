@@ -212,6 +212,14 @@ async fn batch_entries_succeed_or_fail_alone() {
         reply.json()["entry"][1]["response"]["outcome"]["resourceType"],
         "OperationOutcome"
     );
+    // Clients also post to the base with a trailing slash.
+    let slash_batch = bundle("batch", vec![entry("GET", "Patient/b3", None, None)]);
+    let slash = s
+        .send("POST", &format!("{}/", s.base), Some(&slash_batch), &[])
+        .await;
+    assert_eq!(slash.status, 200);
+    assert_eq!(slash.json()["entry"][0]["resource"]["id"], "b3");
+    assert_eq!(s.send("GET", "metadata/", None, &[]).await.status, 200);
 }
 
 #[tokio::test]

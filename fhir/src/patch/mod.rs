@@ -15,4 +15,4 @@ mod model;
 pub use error::PatchError;
 pub use fhirpath_patch::{apply_fhirpath_patch, apply_fhirpath_patch_with};
 pub use json_patch::apply_json_patch;
-pub use model::{ElementModel, NoModel};
+pub use model::{ElementModel, NoModel, R4Model};

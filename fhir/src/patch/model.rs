@@ -27,3 +27,25 @@ impl ElementModel for NoModel {
         None
     }
 }
+
+/// The R4 element model: answers from the definitions the validator uses.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct R4Model;
+
+impl R4Model {
+    fn lookup(element_path: &str) -> Option<&'static crate::model::ElementDef> {
+        let (type_code, path) = element_path.split_once('.')?;
+        crate::model::element(type_code, path)
+            .or_else(|| crate::model::element(type_code, &format!("{path}[x]")))
+    }
+}
+
+impl ElementModel for R4Model {
+    fn is_repeating(&self, element_path: &str) -> Option<bool> {
+        R4Model::lookup(element_path).map(|e| e.is_repeating())
+    }
+
+    fn is_choice(&self, element_path: &str) -> Option<bool> {
+        R4Model::lookup(element_path).map(|e| e.is_choice())
+    }
+}

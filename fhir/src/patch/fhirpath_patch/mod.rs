@@ -11,13 +11,13 @@ use serde_json::Value;
 
 use crate::Issue;
 
-use super::{ElementModel, NoModel};
+use super::{ElementModel, R4Model};
 use apply::Patcher;
 
 /// Applies the FHIRPath Patch `parameters` to `resource`, all or nothing, knowing nothing of
 /// the element model. See [`apply_fhirpath_patch_with`] for the rules.
 pub fn apply_fhirpath_patch(resource: &mut Value, parameters: &Value) -> Result<(), Issue> {
-    apply_fhirpath_patch_with(resource, parameters, &NoModel)
+    apply_fhirpath_patch_with(resource, parameters, &R4Model)
 }
 
 /// Applies the FHIRPath Patch `parameters` to `resource`, all or nothing, asking `model` what

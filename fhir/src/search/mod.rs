@@ -1,0 +1,5 @@
+//! Search: the typed criteria the storage ports understand.
+
+mod criteria;
+
+pub use criteria::*;
