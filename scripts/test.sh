@@ -48,4 +48,7 @@ if [ -x tests/clients/run.sh ]; then
   tests/clients/run.sh "$HEARTH_BIN"
 fi
 
+step "infrastructure templates (cfn-lint) and Dockerfile (hadolint)"
+scripts/check-infra.sh
+
 step "all tests passed"

@@ -20,51 +20,39 @@ pub async fn rewrite_references(
 ) -> Result<(), ApiError> {
     let mut conditional = Vec::new();
     rewrite(resource, identities, &mut conditional, false);
-    for pointer in conditional {
-        let Some(Value::String(reference)) = resource.pointer(&pointer) else {
-            continue;
-        };
-        let resolved = resolve(ctx, reference).await?;
-        if let Some(slot) = resource.pointer_mut(&pointer) {
-            *slot = Value::String(resolved);
+    if conditional.is_empty() {
+        return Ok(());
+    }
+    let mut resolved = HashMap::with_capacity(conditional.len());
+    for reference in conditional {
+        if !resolved.contains_key(&reference) {
+            let target = resolve(ctx, &reference).await?;
+            resolved.insert(reference, target);
         }
     }
+    replace_references(resource, &resolved, false);
     Ok(())
 }
 
+/// One walk over the resource, allocating only where something is rewritten; conditional
+/// references are collected to be resolved afterwards.
 fn rewrite(
     value: &mut Value,
     identities: &HashMap<String, String>,
     conditional: &mut Vec<String>,
-    in_reference: bool,
-) {
-    rewrite_at(value, identities, conditional, String::new(), in_reference);
-}
-
-fn rewrite_at(
-    value: &mut Value,
-    identities: &HashMap<String, String>,
-    conditional: &mut Vec<String>,
-    pointer: String,
     is_reference: bool,
 ) {
     match value {
         Value::String(s) => {
             if let Some(target) = identities.get(s.as_str()) {
-                *s = target.clone();
+                s.clone_from(target);
             } else if is_reference && is_conditional_reference(s) {
-                conditional.push(pointer);
+                conditional.push(s.clone());
             }
         }
         Value::Array(items) => {
-            for (i, item) in items.iter_mut().enumerate() {
-                rewrite_at(
-                    item,
-                    identities,
-                    conditional,
-                    format!("{pointer}/{i}"),
-                    is_reference,
-                );
+            for item in items {
+                rewrite(item, identities, conditional, is_reference);
             }
         }
         Value::Object(map) => {
@@ -73,22 +61,58 @@ fn rewrite_at(
                     && !identities.is_empty()
                     && let Value::String(div) = item
                 {
-                    for (from, to) in identities {
-                        let quoted = format!("\"{from}\"");
-                        if div.contains(&quoted) {
-                            *div = div.replace(&quoted, &format!("\"{to}\""));
-                        }
-                    }
+                    rewrite_narrative(div, identities);
                     continue;
                 }
-                let escaped = key.replace('~', "~0").replace('/', "~1");
-                rewrite_at(
-                    item,
-                    identities,
-                    conditional,
-                    format!("{pointer}/{escaped}"),
-                    key == "reference",
-                );
+                rewrite(item, identities, conditional, key == "reference");
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Narrative links (`href="urn:uuid:…"`, `src="…"`) follow the rewritten identities: every
+/// double-quoted attribute value equal to a rewritten fullUrl is replaced.
+fn rewrite_narrative(div: &mut String, identities: &HashMap<String, String>) {
+    let pieces: Vec<&str> = div.split('"').collect();
+    let hit = pieces
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .any(|p| identities.contains_key(*p));
+    if !hit {
+        return;
+    }
+    let rewritten: Vec<&str> = pieces
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            if i % 2 == 1 {
+                identities.get(*p).map_or(*p, String::as_str)
+            } else {
+                *p
+            }
+        })
+        .collect();
+    *div = rewritten.join("\"");
+}
+
+/// Replaces resolved conditional references in `reference` elements.
+fn replace_references(value: &mut Value, resolved: &HashMap<String, String>, is_reference: bool) {
+    match value {
+        Value::String(s) if is_reference => {
+            if let Some(target) = resolved.get(s.as_str()) {
+                s.clone_from(target);
+            }
+        }
+        Value::Array(items) => {
+            for item in items {
+                replace_references(item, resolved, is_reference);
+            }
+        }
+        Value::Object(map) => {
+            for (key, item) in map.iter_mut() {
+                replace_references(item, resolved, key == "reference");
             }
         }
         _ => {}
@@ -143,6 +167,9 @@ mod tests {
                 .unwrap()
                 .contains("href=\"Patient/abc\"")
         );
-        assert_eq!(conditional, vec!["/performer/0/reference".to_owned()]);
+        assert_eq!(
+            conditional,
+            vec!["Practitioner?identifier=http://x|1".to_owned()]
+        );
     }
 }

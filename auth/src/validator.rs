@@ -1,0 +1,348 @@
+//! `Validator`: checks a bearer token (signature, algorithm, `iss`, `aud`, `exp`/`nbf` with
+//! leeway) against the accepted issuers — the local signing key and configured OIDC issuers —
+//! and turns it into a [`Principal`].
+
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use hearth_tenancy::TenantId;
+use jsonwebtoken::jwk::JwkSet;
+use jsonwebtoken::{Algorithm, AlgorithmFamily};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::claims::{audience_matches, seconds_at, string_at, strings_at, unix_seconds};
+use crate::error::{AuthError, ConfigError};
+use crate::jwks::{JwksCache, JwksSource, decoding_key, select, verify_signature};
+use crate::principal::Principal;
+use crate::scope::ScopeSet;
+
+/// `iss` of locally signed tokens unless configured.
+pub const DEFAULT_LOCAL_ISSUER: &str = "hearth";
+/// `aud` of locally signed tokens unless configured.
+pub const DEFAULT_AUDIENCE: &str = "hearth";
+/// Tokens longer than this are refused before any parsing.
+const MAX_TOKEN_LEN: usize = 16 * 1024;
+
+/// Which tokens are accepted. TOML-deserializable:
+///
+/// ```toml
+/// local_issuer = "https://fhir.example.org"
+/// local_audience = "https://fhir.example.org"
+///
+/// [[oidc_issuers]]
+/// issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc"
+/// jwks_uri = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc/.well-known/jwks.json"
+/// tenant_claim = "custom:tenantId"
+/// groups_claim = "cognito:groups"
+/// require_scopes = false
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ValidatorConfig {
+    /// `iss` of tokens signed with the local key (`hearth token`, `POST /auth/token`).
+    #[serde(default = "default_local_issuer")]
+    pub local_issuer: String,
+    /// `aud` of locally signed tokens; the only audience accepted for them.
+    #[serde(default = "default_audience")]
+    pub local_audience: String,
+    #[serde(default)]
+    pub oidc_issuers: Vec<OidcIssuer>,
+    /// Clock skew allowed on `exp` and `nbf`.
+    #[serde(default = "default_leeway")]
+    pub leeway_secs: u64,
+}
+
+impl Default for ValidatorConfig {
+    fn default() -> Self {
+        ValidatorConfig {
+            local_issuer: default_local_issuer(),
+            local_audience: default_audience(),
+            oidc_issuers: Vec::new(),
+            leeway_secs: default_leeway(),
+        }
+    }
+}
+
+/// An external OpenID Connect issuer whose access tokens are accepted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcIssuer {
+    /// Exact `iss` value.
+    pub issuer: String,
+    /// Where its keys are fetched (through [`JwksSource`]). Exactly one of `jwks_uri` and
+    /// `jwks` is set.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// Its keys, inline.
+    #[serde(default)]
+    pub jwks: Option<JwkSet>,
+    /// Accepted `aud` values. Empty: `aud` is not checked — only for issuers whose access
+    /// tokens have none (Cognito access tokens) and that issue tokens for nothing else.
+    #[serde(default)]
+    pub audiences: Vec<String>,
+    /// Accepted signing algorithms (never HMAC).
+    #[serde(default = "default_oidc_algorithms")]
+    pub algorithms: Vec<Algorithm>,
+    /// Claim path of the tenant id (`tenant`, `custom:tenantId`, `ext.tenant`).
+    #[serde(default = "default_tenant_claim")]
+    pub tenant_claim: String,
+    /// Claim path of the groups used by RBAC (`cognito:groups`); unset: groups are ignored.
+    #[serde(default)]
+    pub groups_claim: Option<String>,
+    /// Members of this group get admin tokens.
+    #[serde(default)]
+    pub admin_group: Option<String>,
+    /// When false, a token of this issuer without any SMART resource scope is decided by
+    /// its groups alone (FWoA-style RBAC). Tokens that carry resource scopes always have
+    /// them enforced.
+    #[serde(default = "default_true")]
+    pub require_scopes: bool,
+}
+
+fn default_local_issuer() -> String {
+    DEFAULT_LOCAL_ISSUER.to_owned()
+}
+fn default_audience() -> String {
+    DEFAULT_AUDIENCE.to_owned()
+}
+fn default_leeway() -> u64 {
+    60
+}
+fn default_oidc_algorithms() -> Vec<Algorithm> {
+    vec![Algorithm::RS256, Algorithm::ES256]
+}
+fn default_tenant_claim() -> String {
+    "tenant".to_owned()
+}
+fn default_true() -> bool {
+    true
+}
+
+/// Validates bearer tokens. Cheap to share (`Arc<Validator>`); JWKS documents of OIDC issuers
+/// are cached inside.
+pub struct Validator {
+    config: ValidatorConfig,
+    local_keys: JwkSet,
+    jwks: JwksCache,
+}
+
+enum Issuer<'a> {
+    Local,
+    Oidc(&'a OidcIssuer),
+}
+
+impl Validator {
+    /// `local_keys`: the public keys of locally signed tokens ([`crate::LocalSigner::jwks`]).
+    /// `source` fetches the JWKS of OIDC issuers configured with `jwks_uri`
+    /// ([`crate::NoJwksSource`] when there are none).
+    pub fn new(
+        config: ValidatorConfig,
+        local_keys: JwkSet,
+        source: Arc<dyn JwksSource>,
+    ) -> Result<Self, ConfigError> {
+        if config.local_issuer.is_empty() || config.local_audience.is_empty() {
+            return Err(ConfigError("local issuer and audience must be set".into()));
+        }
+        let mut seen = vec![config.local_issuer.as_str()];
+        for oidc in &config.oidc_issuers {
+            let name = &oidc.issuer;
+            if name.is_empty() || seen.contains(&name.as_str()) {
+                return Err(ConfigError(format!("issuer '{name}' is empty or repeated")));
+            }
+            seen.push(name);
+            if oidc.jwks.is_some() == oidc.jwks_uri.is_some() {
+                return Err(ConfigError(format!(
+                    "issuer '{name}' needs exactly one of jwks_uri and jwks"
+                )));
+            }
+            if oidc.algorithms.is_empty()
+                || oidc
+                    .algorithms
+                    .iter()
+                    .any(|a| a.family() == AlgorithmFamily::Hmac)
+            {
+                return Err(ConfigError(format!(
+                    "issuer '{name}' needs asymmetric algorithms (no HS256/384/512)"
+                )));
+            }
+        }
+        Ok(Validator {
+            config,
+            local_keys,
+            jwks: JwksCache::new(source),
+        })
+    }
+
+    pub fn config(&self) -> &ValidatorConfig {
+        &self.config
+    }
+
+    /// Checks `token` (the bearer token without `Bearer `) at time `now`.
+    pub async fn validate(&self, token: &str, now: SystemTime) -> Result<Principal, AuthError> {
+        let now = unix_seconds(now);
+        if token.len() > MAX_TOKEN_LEN {
+            return Err(AuthError::Malformed("token too long".into()));
+        }
+        let header =
+            jsonwebtoken::decode_header(token).map_err(|e| AuthError::Malformed(e.to_string()))?;
+        let unverified: Value = jsonwebtoken::dangerous::insecure_decode_claims(token)
+            .map_err(|e| AuthError::Malformed(e.to_string()))?;
+        let iss = string_at(&unverified, "iss")
+            .map_err(|e| AuthError::invalid_claim("iss", e))?
+            .ok_or_else(|| AuthError::MissingClaim("iss".into()))?;
+        let issuer = if iss == self.config.local_issuer {
+            Issuer::Local
+        } else {
+            Issuer::Oidc(
+                self.config
+                    .oidc_issuers
+                    .iter()
+                    .find(|o| o.issuer == iss)
+                    .ok_or_else(|| AuthError::UnknownIssuer(iss.to_owned()))?,
+            )
+        };
+
+        let alg = header.alg;
+        let allowed: &[Algorithm] = match issuer {
+            Issuer::Local => &[Algorithm::ES256],
+            Issuer::Oidc(o) => &o.algorithms,
+        };
+        if !allowed.contains(&alg) {
+            return Err(AuthError::AlgorithmNotAllowed(format!("{alg:?}")));
+        }
+        let kid = header.kid.as_deref();
+        let unknown_key = || AuthError::UnknownKey {
+            issuer: iss.to_owned(),
+            kid: kid.unwrap_or("(none)").to_owned(),
+        };
+        let jwk = match issuer {
+            Issuer::Local => select(&self.local_keys, kid),
+            Issuer::Oidc(OidcIssuer {
+                jwks: Some(keys), ..
+            }) => select(keys, kid),
+            Issuer::Oidc(o) => {
+                let uri = o.jwks_uri.as_deref().unwrap_or_default();
+                self.jwks
+                    .find(uri, kid, now)
+                    .await
+                    .map_err(|e| AuthError::KeysUnavailable {
+                        issuer: iss.to_owned(),
+                        reason: e.to_string(),
+                    })?
+            }
+        }
+        .ok_or_else(unknown_key)?;
+        let key = decoding_key(&jwk, alg).map_err(AuthError::AlgorithmNotAllowed)?;
+        let claims = verify_signature(token, alg, &key).map_err(|e| match e.kind() {
+            jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
+            _ => AuthError::Malformed(e.to_string()),
+        })?;
+
+        let leeway = i64::try_from(self.config.leeway_secs).unwrap_or(i64::MAX);
+        let exp = seconds_at(&claims, "exp")
+            .map_err(|e| AuthError::invalid_claim("exp", e))?
+            .ok_or_else(|| AuthError::MissingClaim("exp".into()))?;
+        if now > exp.saturating_add(leeway) {
+            return Err(AuthError::Expired);
+        }
+        if let Some(nbf) =
+            seconds_at(&claims, "nbf").map_err(|e| AuthError::invalid_claim("nbf", e))?
+            && nbf > now.saturating_add(leeway)
+        {
+            return Err(AuthError::NotYetValid);
+        }
+        match issuer {
+            Issuer::Local => {
+                if !audience_matches(&claims, std::slice::from_ref(&self.config.local_audience)) {
+                    return Err(AuthError::WrongAudience);
+                }
+            }
+            Issuer::Oidc(o) => {
+                if !o.audiences.is_empty() && !audience_matches(&claims, &o.audiences) {
+                    return Err(AuthError::WrongAudience);
+                }
+            }
+        }
+        principal(&claims, iss, &issuer, exp)
+    }
+}
+
+fn principal(
+    claims: &Value,
+    iss: &str,
+    issuer: &Issuer<'_>,
+    exp: i64,
+) -> Result<Principal, AuthError> {
+    let subject = string_at(claims, "sub")
+        .map_err(|e| AuthError::invalid_claim("sub", e))?
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| AuthError::MissingClaim("sub".into()))?
+        .to_owned();
+    let client_id = match string_at(claims, "client_id") {
+        Ok(Some(c)) => Some(c.to_owned()),
+        _ => string_at(claims, "azp").ok().flatten().map(str::to_owned),
+    };
+    let (tenant_claim, groups_claim) = match issuer {
+        Issuer::Local => ("tenant", None),
+        Issuer::Oidc(o) => (o.tenant_claim.as_str(), o.groups_claim.as_deref()),
+    };
+    let tenant = string_at(claims, tenant_claim)
+        .map_err(|e| AuthError::invalid_claim(tenant_claim, e))?
+        .map(|t| {
+            t.parse::<TenantId>()
+                .map_err(|e| AuthError::invalid_claim(tenant_claim, e.to_string()))
+        })
+        .transpose()?;
+    let groups = match groups_claim {
+        Some(path) => strings_at(claims, path).map_err(|e| AuthError::invalid_claim(path, e))?,
+        None => Vec::new(),
+    };
+    let mut words =
+        strings_at(claims, "scope").map_err(|e| AuthError::invalid_claim("scope", e))?;
+    words.extend(strings_at(claims, "scp").map_err(|e| AuthError::invalid_claim("scp", e))?);
+    let (scopes, _invalid) = ScopeSet::parse_lenient(words.iter().map(String::as_str));
+    let patient = string_at(claims, "patient")
+        .map_err(|e| AuthError::invalid_claim("patient", e))?
+        .map(|p| {
+            if is_fhir_id(p) {
+                Ok(p.to_owned())
+            } else {
+                Err(AuthError::invalid_claim("patient", "not a FHIR id"))
+            }
+        })
+        .transpose()?;
+    let (is_admin, require_scopes) = match issuer {
+        Issuer::Local => (claims.get("admin") == Some(&Value::Bool(true)), true),
+        Issuer::Oidc(o) => (
+            o.admin_group
+                .as_ref()
+                .is_some_and(|admin| groups.contains(admin)),
+            o.require_scopes,
+        ),
+    };
+    Ok(Principal {
+        issuer: iss.to_owned(),
+        subject,
+        client_id,
+        tenant,
+        scopes_enforced: require_scopes || scopes.has_resource_scopes(),
+        scopes,
+        groups,
+        is_admin,
+        patient,
+        expires_at: exp,
+        token_id: string_at(claims, "jti").ok().flatten().map(str::to_owned),
+    })
+}
+
+/// FHIR `id`: `[A-Za-z0-9\-\.]{1,64}`.
+fn is_fhir_id(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 64
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+}
+
+#[cfg(test)]
+mod tests;
