@@ -2,6 +2,7 @@
 //! conditional references (`Type?criteria`) become the one resource they match.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 
 use hearth_fhir::ResourceType;
 use serde_json::Value;
@@ -25,9 +26,9 @@ pub async fn rewrite_references(
     }
     let mut resolved = HashMap::with_capacity(conditional.len());
     for reference in conditional {
-        if !resolved.contains_key(&reference) {
-            let target = resolve(ctx, &reference).await?;
-            resolved.insert(reference, target);
+        if let Entry::Vacant(slot) = resolved.entry(reference) {
+            let target = resolve(ctx, slot.key()).await?;
+            slot.insert(target);
         }
     }
     replace_references(resource, &resolved, false);
