@@ -16,7 +16,7 @@
 //! reference `Type/id` into a stub `{resourceType, id}` so that `resolve() is Patient` works.
 
 mod eval;
-mod lex;
+pub(crate) mod lex;
 mod node;
 mod parse;
 

@@ -2,10 +2,12 @@
 
 use std::borrow::Cow;
 
-use serde_json::{Map, Value};
+use serde_json::{Map, Number, Value};
 
-use super::PathError;
-use super::parse::{Expr, Function};
+use super::{
+    Expr, Function, PathError, Unsupported, unsupported_in_function, unsupported_operator,
+};
+use crate::fhirpath::BinOp;
 
 /// One step from a parent object to a child: its JSON key and, for arrays, the item index.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,7 +90,9 @@ impl<'a> Evaluator<'a> {
         this: &Node<'a>,
     ) -> Result<Vec<Node<'a>>, PathError> {
         Ok(match expr {
-            Expr::Literal(v) => vec![Node::computed(v.clone())],
+            Expr::Str(s) => vec![Node::computed(Value::String(s.clone()))],
+            Expr::Num(n) => vec![Node::computed(number(n)?)],
+            Expr::Bool(b) => vec![Node::computed(Value::Bool(*b))],
             Expr::Empty => Vec::new(),
             Expr::This => vec![this.clone()],
             Expr::Resource => vec![self.root.clone()],
@@ -136,11 +140,7 @@ impl<'a> Evaluator<'a> {
                 };
                 self.call(function, items)?
             }
-            Expr::Equals {
-                left,
-                right,
-                negated,
-            } => {
+            Expr::Binary(op @ (BinOp::Eq | BinOp::Ne), left, right) => {
                 let left = self.eval(left, focus, this)?;
                 let right = self.eval(right, focus, this)?;
                 if left.is_empty() || right.is_empty() {
@@ -151,10 +151,10 @@ impl<'a> Evaluator<'a> {
                             .iter()
                             .zip(&right)
                             .all(|(l, r)| equal(&l.value, &r.value));
-                    vec![Node::computed(Value::Bool(same != *negated))]
+                    vec![Node::computed(Value::Bool(same == (*op == BinOp::Eq)))]
                 }
             }
-            Expr::And(left, right) => {
+            Expr::Binary(BinOp::And, left, right) => {
                 let l = truth(&self.eval(left, focus, this)?)?;
                 let r = truth(&self.eval(right, focus, this)?)?;
                 boolean(match (l, r) {
@@ -163,7 +163,7 @@ impl<'a> Evaluator<'a> {
                     _ => None,
                 })
             }
-            Expr::Or(left, right) => {
+            Expr::Binary(BinOp::Or, left, right) => {
                 let l = truth(&self.eval(left, focus, this)?)?;
                 let r = truth(&self.eval(right, focus, this)?)?;
                 boolean(match (l, r) {
@@ -172,6 +172,13 @@ impl<'a> Evaluator<'a> {
                     _ => None,
                 })
             }
+            Expr::Binary(op, ..) => {
+                return Err(unsupported(
+                    unsupported_operator(*op).map(Unsupported::Operator),
+                ));
+            }
+            Expr::Is(..) => return Err(unsupported(Some(Unsupported::Operator("is")))),
+            Expr::As(..) => return Err(unsupported(Some(Unsupported::Operator("as")))),
         })
     }
 
@@ -199,7 +206,7 @@ impl<'a> Evaluator<'a> {
             Function::Count => vec![Node::computed(Value::from(items.len()))],
             Function::OfType(type_name) => items
                 .into_iter()
-                .filter(|n| is_of_type(n, type_name))
+                .filter(|n| is_of_type(n, &type_name.name))
                 .collect(),
             Function::Extension(url) => {
                 let mut out = Vec::new();
@@ -212,6 +219,13 @@ impl<'a> Evaluator<'a> {
                 }
                 out
             }
+            Function::Select(_)
+            | Function::All(_)
+            | Function::Tail
+            | Function::HasValue
+            | Function::As(_)
+            | Function::Is(_)
+            | Function::Resolve => return Err(unsupported(unsupported_in_function(function))),
         })
     }
 
@@ -303,6 +317,27 @@ pub(crate) fn capitalise(type_name: &str) -> String {
         Some(first) => first.to_uppercase().chain(chars).collect(),
         None => String::new(),
     }
+}
+
+/// The error for a construct [`super::parse`] rejects; only an expression that did not come
+/// from it gets here.
+fn unsupported(construct: Option<Unsupported>) -> PathError {
+    let what = construct.map_or_else(|| "unsupported construct".to_string(), |c| c.to_string());
+    PathError::Evaluation(format!("{what} in a FHIRPath Patch path"))
+}
+
+/// A number literal as written (digits with an optional fraction) as a JSON number.
+fn number(text: &str) -> Result<Value, PathError> {
+    text.parse::<u64>()
+        .ok()
+        .map(Value::from)
+        .or_else(|| {
+            text.parse::<f64>()
+                .ok()
+                .and_then(Number::from_f64)
+                .map(Value::Number)
+        })
+        .ok_or_else(|| PathError::Evaluation(format!("bad number '{text}'")))
 }
 
 /// FHIRPath equality of two JSON values; numbers compare by value (`1 = 1.0`).
