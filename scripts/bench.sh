@@ -16,4 +16,6 @@ for _ in $(seq 1 100); do
   sleep 0.1
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg)"
+HEARTH_TOKEN=$("$target_dir/release/hearth" token --data-dir "$data_dir" --tenant default --scope 'system/*.cruds')
+export HEARTH_TOKEN
 "$target_dir/release/hearth-load" --base-url "http://127.0.0.1:$port/tenant/default" "$@"

@@ -51,4 +51,7 @@ fi
 step "infrastructure templates (cfn-lint) and Dockerfile (hadolint)"
 scripts/check-infra.sh
 
+step "OpenAPI: openapi-spec-validator and schemathesis against hearth serve"
+tests/openapi/check.sh "$HEARTH_BIN"
+
 step "all tests passed"

@@ -1,10 +1,14 @@
-//! The per-request context: the tenant (checked to exist), its base URL, the state.
+//! The per-request context: the tenant (checked to exist), its base URL, the state, and the
+//! caller's principal, through which every interaction is authorized.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::HeaderMap;
+use hearth_auth::{Interaction, Principal};
 use hearth_tenancy::{TenantId, TenantStatus};
 
+use crate::auth::{Caller, Guard};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -18,22 +22,41 @@ pub struct Ctx {
     pub tenant: TenantId,
     /// Absolute FHIR base of the tenant, e.g. `http://127.0.0.1:8080/tenant/default`.
     pub base: String,
+    /// Whose token the request carries; `None` only on the token-less endpoints.
+    caller: Option<Arc<Principal>>,
 }
 
 impl Ctx {
-    /// Builds the context for `tenant`; an unknown, malformed or suspended tenant answers 404,
-    /// saying nothing about other tenants.
-    pub fn new(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<Ctx, ApiError> {
-        let unknown = || ApiError::not_found(format!("unknown tenant '{tenant}'"));
-        let tenant: TenantId = tenant.parse().map_err(|_| unknown())?;
-        if !tenant_is_active(state, &tenant)? {
-            return Err(unknown());
+    /// Builds the context of an authenticated request for `tenant`. A token for another
+    /// tenant (or an admin token) is a 403 whether or not the URL's tenant exists; an
+    /// unknown, malformed or suspended tenant answers 404, saying nothing about others.
+    pub fn new(
+        state: &AppState,
+        tenant: &str,
+        headers: &HeaderMap,
+        caller: Caller,
+    ) -> Result<Ctx, ApiError> {
+        let Caller(principal) = caller;
+        let id: TenantId = tenant.parse().map_err(|_| unknown(tenant))?;
+        principal.check_tenant(&id)?;
+        let mut ctx = Ctx::open(state, tenant, headers)?;
+        ctx.caller = Some(principal);
+        Ok(ctx)
+    }
+
+    /// The context of a token-less request (`metadata`, `.well-known/smart-configuration`):
+    /// it authorizes nothing.
+    pub fn open(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<Ctx, ApiError> {
+        let id: TenantId = tenant.parse().map_err(|_| unknown(tenant))?;
+        if !tenant_is_active(state, &id)? {
+            return Err(unknown(tenant));
         }
-        let base = format!("{}/tenant/{}", origin(state, headers), tenant);
+        let base = format!("{}/tenant/{}", origin(state, headers), id);
         Ok(Ctx {
             state: state.clone(),
-            tenant,
+            tenant: id,
             base,
+            caller: None,
         })
     }
 
@@ -41,6 +64,30 @@ impl Ctx {
     pub fn full_url(&self, rt: impl std::fmt::Display, id: impl std::fmt::Display) -> String {
         format!("{}/{}/{}", self.base, rt, id)
     }
+
+    /// Authorizes `interactions` (all needed) on `resource_type` (`"*"`: every type, for
+    /// system-level interactions), giving the [`Guard`] that checks what they may touch.
+    /// Errors: 403 (401 on a token-less context).
+    pub fn allow(
+        &self,
+        interactions: &[Interaction],
+        resource_type: &str,
+    ) -> Result<Guard, ApiError> {
+        let principal = self
+            .caller
+            .as_ref()
+            .ok_or_else(|| ApiError::unauthenticated("a bearer token is required"))?;
+        let authorizer = &self.state.auth.authorizer;
+        let accesses = interactions
+            .iter()
+            .map(|i| authorizer.authorize(principal, &self.tenant, *i, resource_type))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Guard::new(accesses))
+    }
+}
+
+fn unknown(tenant: &str) -> ApiError {
+    ApiError::not_found(format!("unknown tenant '{tenant}'"))
 }
 
 fn tenant_is_active(state: &AppState, tenant: &TenantId) -> Result<bool, ApiError> {
@@ -70,7 +117,7 @@ fn tenant_is_active(state: &AppState, tenant: &TenantId) -> Result<bool, ApiErro
 }
 
 /// `scheme://host[:port]` of this server as the client sees it.
-fn origin(state: &AppState, headers: &HeaderMap) -> String {
+pub(crate) fn origin(state: &AppState, headers: &HeaderMap) -> String {
     if let Some(url) = &state.public_url {
         return url.to_string();
     }

@@ -1,8 +1,12 @@
-//! The HTTP face of Hearth: FHIR REST under `/tenant/{tenantId}`, health and readiness.
+//! The HTTP face of Hearth: FHIR REST under `/tenant/{tenantId}`, health and readiness, the
+//! SMART token endpoint and the admin API; bearer tokens are checked on every request but the
+//! few documented open ones.
 //!
 //! Invariant: this is the only crate that knows HTTP, and `error.rs` is the only place where
 //! domain errors become status codes and OperationOutcomes.
 
+mod admin;
+mod auth;
 mod body;
 mod capability;
 mod context;
@@ -15,6 +19,7 @@ mod rest;
 mod routes;
 mod state;
 
+pub use auth::{Auth, AuthSetup};
 pub use error::ApiError;
 pub use routes::app;
 pub use state::{AppState, Limits};

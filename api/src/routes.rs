@@ -6,7 +6,7 @@ use axum::Router;
 use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use bytes::Bytes;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePath;
@@ -17,9 +17,9 @@ use tower_http::trace::TraceLayer;
 
 use crate::context::Ctx;
 use crate::error::ApiError;
-use crate::health;
 use crate::rest::{self, render_json};
 use crate::state::AppState;
+use crate::{admin, auth, health};
 
 /// The whole service, ready to serve or to call with `oneshot` in tests. A trailing slash is
 /// ignored (`POST /tenant/default/` is the base), as FHIR clients send both forms.
@@ -32,9 +32,15 @@ fn routes(state: AppState) -> Router {
     let fhir = Router::new()
         .route(
             "/",
-            post(rest::batch_or_transaction).fallback(method_not_allowed),
+            post(rest::batch_or_transaction)
+                .get(rest::search_system)
+                .fallback(method_not_allowed),
         )
         .route("/metadata", get(metadata).fallback(method_not_allowed))
+        .route(
+            "/.well-known/smart-configuration",
+            get(auth::endpoints::smart_config).fallback(method_not_allowed),
+        )
         .route(
             "/_history",
             get(rest::history_system).fallback(method_not_allowed),
@@ -45,8 +51,12 @@ fn routes(state: AppState) -> Router {
                 .put(rest::conditional_update)
                 .patch(rest::conditional_patch)
                 .delete(rest::conditional_delete)
-                .get(search_not_yet)
+                .get(rest::search_type)
                 .fallback(method_not_allowed),
+        )
+        .route(
+            "/{rt}/_search",
+            post(rest::search_type_post).fallback(method_not_allowed),
         )
         .route(
             "/{rt}/_history",
@@ -68,9 +78,50 @@ fn routes(state: AppState) -> Router {
             "/{rt}/{id}/_history/{vid}",
             get(rest::vread).fallback(method_not_allowed),
         );
+    let admin = Router::new()
+        .route(
+            "/tenants",
+            post(admin::create_tenant)
+                .get(admin::list_tenants)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/tenants/{id}",
+            get(admin::get_tenant)
+                .delete(admin::delete_tenant)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/tenants/{id}/suspend",
+            post(admin::suspend_tenant).fallback(method_not_allowed),
+        )
+        .route(
+            "/tenants/{id}/resume",
+            post(admin::resume_tenant).fallback(method_not_allowed),
+        )
+        .route(
+            "/tenants/{id}/clients",
+            post(admin::register_client)
+                .get(admin::list_clients)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/tenants/{id}/clients/{client_id}",
+            delete(admin::delete_client).fallback(method_not_allowed),
+        );
+    // Open without a token: /health, /ready, POST /auth/token, and per tenant `metadata` and
+    // `.well-known/smart-configuration`. Every other handler takes a `Caller` or `Admin`.
     Router::new()
         .route("/health", get(health::health))
         .route("/ready", get(health::ready))
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(docs))
+        .route("/docs/{*file}", get(docs_file))
+        .route(
+            auth::endpoints::TOKEN_PATH,
+            post(auth::endpoints::token).fallback(method_not_allowed),
+        )
+        .nest("/admin", admin)
         .nest("/tenant/{tenant}", fhir)
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
@@ -93,7 +144,7 @@ async fn metadata(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers)?;
+    let ctx = Ctx::open(&state, &tenant, &headers)?;
     let pretty = q.as_deref().is_some_and(|q| q.contains("_pretty=true"));
     let mut statement: serde_json::Value =
         serde_json::from_slice(&state.capability).map_err(|e| ApiError::internal(e.to_string()))?;
@@ -102,20 +153,53 @@ async fn metadata(
     render_json(StatusCode::OK, Bytes::from(bytes), pretty)
 }
 
-async fn search_not_yet() -> ApiError {
-    ApiError::new(
-        StatusCode::NOT_IMPLEMENTED,
-        hearth_fhir::Issue::error(
-            hearth_fhir::IssueCode::NotSupported,
-            "search is not supported yet",
-        ),
-    )
-}
-
 async fn method_not_allowed() -> ApiError {
     ApiError::method_not_allowed("this method is not allowed on this URL")
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such endpoint")
+}
+
+/// `GET /openapi.json`: the generated document, built once (off the runtime) and then served
+/// from memory.
+async fn openapi_json() -> Result<Response, ApiError> {
+    let bytes = tokio::task::spawn_blocking(hearth_openapi::document_json)
+        .await
+        .map_err(|e| ApiError::internal(e.to_string()))?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        Bytes::from_static(bytes),
+    )
+        .into_response())
+}
+
+/// `GET /docs`: Swagger UI, with its assets under `/docs/` (embedded, no CDN).
+async fn docs() -> Result<Response, ApiError> {
+    docs_asset("")
+}
+
+async fn docs_file(Path(file): Path<String>) -> Result<Response, ApiError> {
+    docs_asset(&file)
+}
+
+fn docs_asset(file: &str) -> Result<Response, ApiError> {
+    let asset = hearth_openapi::docs_ui::asset(file)
+        .ok_or_else(|| ApiError::not_found("no such endpoint"))?;
+    let body = match asset.bytes {
+        std::borrow::Cow::Borrowed(b) => Bytes::from_static(b),
+        std::borrow::Cow::Owned(v) => Bytes::from(v),
+    };
+    let mut response = (
+        [(axum::http::header::CONTENT_TYPE, asset.content_type)],
+        body,
+    )
+        .into_response();
+    if asset.gzipped {
+        response.headers_mut().insert(
+            axum::http::header::CONTENT_ENCODING,
+            axum::http::HeaderValue::from_static("gzip"),
+        );
+    }
+    Ok(response)
 }

@@ -8,6 +8,8 @@ use bytes::Bytes;
 use hearth_store::{BlobStore, ResourceStore};
 use hearth_tenancy::{TenantId, TenantRegistry};
 
+use crate::auth::Auth;
+
 /// Explicit limits on what a request may ask; each is documented in the README.
 #[derive(Debug, Clone)]
 pub struct Limits {
@@ -45,6 +47,8 @@ pub struct AppState {
     pub blobs: Arc<dyn BlobStore>,
     pub tenants: TenantRegistry,
     pub limits: Arc<Limits>,
+    /// Token validation, authorization, the token endpoint and registered clients.
+    pub auth: Arc<Auth>,
     /// Public base URL (scheme://host[:port]) when configured; otherwise taken from `Host`.
     pub public_url: Option<Arc<str>>,
     /// The CapabilityStatement without its base URL, generated once.
@@ -60,15 +64,27 @@ impl AppState {
         tenants: TenantRegistry,
         limits: Limits,
         public_url: Option<String>,
+        auth: Auth,
     ) -> AppState {
         AppState {
             store,
             blobs,
             tenants,
             limits: Arc::new(limits),
+            auth: Arc::new(auth),
             public_url: public_url.map(|u| Arc::from(u.trim_end_matches('/'))),
             capability: Arc::new(crate::capability::capability_statement()),
             known_tenants: Arc::default(),
+        }
+    }
+}
+
+impl AppState {
+    /// Drops `tenant` from the tenant cache, so its next request asks the registry (after a
+    /// delete or a status change through the admin API).
+    pub fn forget_tenant(&self, tenant: &TenantId) {
+        if let Ok(mut cache) = self.known_tenants.write() {
+            cache.remove(tenant);
         }
     }
 }

@@ -1,6 +1,7 @@
 //! Configuration: defaults, then a TOML file (`--config`/`HEARTH_CONFIG`), then `HEARTH_*`
 //! environment variables, then command-line flags; each later source wins.
 
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use anyhow::Context;
@@ -37,6 +38,91 @@ pub struct Config {
     /// Log filter, e.g. `info` or `hearth_api=debug`.
     pub log_level: String,
     pub limits: LimitsConfig,
+    pub auth: AuthConfig,
+}
+
+/// The `[auth]` section: which tokens are accepted and what groups may do. Authentication is
+/// always on; there is no switch to turn it off.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// `iss` of tokens signed with the local key (`HEARTH_AUTH_LOCAL_ISSUER`).
+    pub local_issuer: String,
+    /// `aud` of tokens signed with the local key (`HEARTH_AUTH_LOCAL_AUDIENCE`).
+    pub local_audience: String,
+    /// Default claim path of the tenant in OIDC issuers' tokens, for issuers that do not set
+    /// their own (`HEARTH_AUTH_TENANT_CLAIM`, e.g. `custom:tenantId`).
+    pub tenant_claim: Option<String>,
+    /// Default claim path of RBAC groups in OIDC issuers' tokens (`HEARTH_AUTH_GROUPS_CLAIM`,
+    /// e.g. `cognito:groups`).
+    pub groups_claim: Option<String>,
+    /// Clock skew allowed on `exp`/`nbf`, in seconds.
+    pub leeway_secs: u64,
+    /// Lifetime of tokens from `POST /auth/token` (at most 300).
+    pub token_lifetime_secs: u64,
+    /// External OpenID Connect issuers (TOML only): `[[auth.oidc_issuers]]` tables with the
+    /// keys of `hearth_auth::OidcIssuer`.
+    pub oidc_issuers: Vec<toml::Table>,
+    /// RBAC groups (`[auth.groups.NAME]` with `interactions` and `resource_types`); absent:
+    /// the FHIR Works on AWS defaults of the auth crate.
+    pub groups: Option<BTreeMap<String, hearth_auth::GroupRule>>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        let v = hearth_auth::ValidatorConfig::default();
+        AuthConfig {
+            local_issuer: v.local_issuer,
+            local_audience: v.local_audience,
+            tenant_claim: None,
+            groups_claim: None,
+            leeway_secs: v.leeway_secs,
+            token_lifetime_secs: hearth_auth::TokenServiceConfig::default().token_lifetime_secs,
+            oidc_issuers: Vec::new(),
+            groups: None,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The validator's configuration: the OIDC issuers with the default claim paths filled in
+    /// where an issuer sets none.
+    pub fn validator(&self) -> anyhow::Result<hearth_auth::ValidatorConfig> {
+        let mut oidc_issuers = Vec::with_capacity(self.oidc_issuers.len());
+        for table in &self.oidc_issuers {
+            let mut table = table.clone();
+            for (key, default) in [
+                ("tenant_claim", &self.tenant_claim),
+                ("groups_claim", &self.groups_claim),
+            ] {
+                if let Some(value) = default
+                    && !table.contains_key(key)
+                {
+                    table.insert(key.to_owned(), toml::Value::String(value.clone()));
+                }
+            }
+            let issuer: hearth_auth::OidcIssuer = table
+                .try_into()
+                .context("parse an [[auth.oidc_issuers]] entry")?;
+            oidc_issuers.push(issuer);
+        }
+        Ok(hearth_auth::ValidatorConfig {
+            local_issuer: self.local_issuer.clone(),
+            local_audience: self.local_audience.clone(),
+            oidc_issuers,
+            leeway_secs: self.leeway_secs,
+        })
+    }
+
+    /// The RBAC rules: the configured groups, or the auth crate's defaults.
+    pub fn rbac(&self) -> hearth_auth::RbacConfig {
+        match &self.groups {
+            Some(groups) => hearth_auth::RbacConfig {
+                groups: groups.clone(),
+            },
+            None => hearth_auth::RbacConfig::default(),
+        }
+    }
 }
 
 /// Request limits; see the README's table.
@@ -89,6 +175,7 @@ impl Default for Config {
             log_format: "text".into(),
             log_level: "info".into(),
             limits: LimitsConfig::default(),
+            auth: AuthConfig::default(),
         }
     }
 }
@@ -128,6 +215,15 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
     if let Some(url) = env("HEARTH_PUBLIC_URL") {
         config.public_url = Some(url);
     }
+    let auth = &mut config.auth;
+    env_parse("HEARTH_AUTH_LOCAL_ISSUER", &mut auth.local_issuer)?;
+    env_parse("HEARTH_AUTH_LOCAL_AUDIENCE", &mut auth.local_audience)?;
+    if let Some(claim) = env("HEARTH_AUTH_TENANT_CLAIM") {
+        auth.tenant_claim = Some(claim);
+    }
+    if let Some(claim) = env("HEARTH_AUTH_GROUPS_CLAIM") {
+        auth.groups_claim = Some(claim);
+    }
     let limits = &mut config.limits;
     env_parse("HEARTH_MAX_BODY_BYTES", &mut limits.max_body_bytes)?;
     env_parse("HEARTH_MAX_BINARY_BYTES", &mut limits.max_binary_bytes)?;
@@ -164,5 +260,58 @@ mod tests {
         assert_eq!(config.limits.max_body_bytes, 10);
         assert_eq!(config.limits.max_page_size, 1000);
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
+        assert!(toml::from_str::<Config>("[auth]\nenabled = false").is_err());
+    }
+
+    #[test]
+    fn example_file_parses() {
+        let config: Config = toml::from_str(include_str!("../../hearth.example.toml")).unwrap();
+        assert!(config.auth.validator().is_ok());
+        assert_eq!(config.auth.rbac(), hearth_auth::RbacConfig::default());
+    }
+
+    #[test]
+    fn auth_section() {
+        let config: Config = toml::from_str(
+            r#"
+            [auth]
+            local_issuer = "https://fhir.example.org"
+            tenant_claim = "custom:tenantId"
+            groups_claim = "cognito:groups"
+
+            [[auth.oidc_issuers]]
+            issuer = "https://idp.example.org"
+            jwks_uri = "https://idp.example.org/jwks"
+
+            [[auth.oidc_issuers]]
+            issuer = "https://other.example.org"
+            jwks_uri = "https://other.example.org/jwks"
+            tenant_claim = "org"
+
+            [auth.groups.nurse]
+            interactions = ["read", "search"]
+            resource_types = ["Patient"]
+            "#,
+        )
+        .unwrap();
+        let validator = config.auth.validator().unwrap();
+        assert_eq!(validator.local_issuer, "https://fhir.example.org");
+        assert_eq!(validator.local_audience, "hearth");
+        assert_eq!(validator.oidc_issuers[0].tenant_claim, "custom:tenantId");
+        assert_eq!(
+            validator.oidc_issuers[0].groups_claim.as_deref(),
+            Some("cognito:groups")
+        );
+        assert_eq!(validator.oidc_issuers[1].tenant_claim, "org");
+        let rbac = config.auth.rbac();
+        assert_eq!(rbac.groups.len(), 1);
+        assert_eq!(
+            Config::default().auth.rbac(),
+            hearth_auth::RbacConfig::default()
+        );
+
+        let bad: Config =
+            toml::from_str("[[auth.oidc_issuers]]\nissuer = \"x\"\nunknown = 1").unwrap();
+        assert!(bad.auth.validator().is_err());
     }
 }

@@ -3,6 +3,7 @@
 mod config;
 mod serve;
 mod tenant;
+mod token;
 
 use clap::{Parser, Subcommand};
 
@@ -25,6 +26,10 @@ enum Command {
     /// Manage tenants of the configured backend.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
+    /// Print a bearer token signed with the data dir's local key (operators and tests).
+    Token(token::TokenArgs),
+    /// Print the OpenAPI 3.1 document (the one served at /openapi.json).
+    Openapi,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,5 +38,13 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(args) => serve::run(config, args),
         Command::Tenant(command) => tenant::run(&config, command),
+        Command::Token(args) => token::run(&config, args),
+        Command::Openapi => {
+            use std::io::Write;
+            let mut out = std::io::stdout().lock();
+            out.write_all(hearth_openapi::document_json())?;
+            out.write_all(b"\n")?;
+            Ok(())
+        }
     }
 }

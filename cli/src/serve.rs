@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use hearth_api::{AppState, app};
+use hearth_api::{AppState, Auth, AuthSetup, app};
+use hearth_auth::{LocalSigner, signing_key_path};
 use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
 use hearth_tenancy::{RegistryError, TenantId, TenantRegistry};
 use tracing_subscriber::EnvFilter;
@@ -66,12 +67,29 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         SqliteOptions::default(),
     ));
     let blobs = Arc::new(FsBlobStore::new(registry.clone()));
+    let key_path = signing_key_path(&config.data_dir);
+    let signer = Arc::new(
+        LocalSigner::load_or_create(&key_path)
+            .with_context(|| format!("load or create the signing key {}", key_path.display()))?,
+    );
+    let auth = Auth::new(
+        AuthSetup {
+            signer,
+            validator: config.auth.validator()?,
+            rbac: config.auth.rbac(),
+            token_lifetime_secs: config.auth.token_lifetime_secs,
+            data_dir: config.data_dir.clone(),
+        },
+        registry.clone(),
+    )
+    .context("configure authentication")?;
     let state = AppState::new(
         store,
         blobs,
         registry,
         (&config.limits).into(),
         config.public_url.clone(),
+        auth,
     );
     let addr: SocketAddr = config
         .listen

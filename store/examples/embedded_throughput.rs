@@ -2,12 +2,16 @@
 //! concurrent reads, in a temporary data dir. Not a benchmark harness; the load driver is.
 //!
 //! `cargo run --release -p hearth-store --example embedded_throughput [tasks] [creates] [reads]`
+//! (`HEARTH_INDEX=1` to write search index entries too)
 #![allow(clippy::print_stdout)]
 
 use std::sync::Arc;
 use std::time::Instant;
 
 use hearth_fhir::ResourceType;
+use hearth_fhir::search::extract::extract;
+use hearth_fhir::search::index::index_entries;
+use hearth_fhir::search::registry::Registry;
 use hearth_store::embedded::{SqliteOptions, SqliteResourceStore};
 use hearth_store::{
     Method, Precondition, ResourceKey, ResourceStore, WriteKind, WriteOp, WriteOutcome,
@@ -30,7 +34,18 @@ async fn main() {
     ));
     let tenant: TenantId = "bench".parse().unwrap();
     let rt: ResourceType = "Patient".parse().unwrap();
-    let key = move |i: usize| ResourceKey::new(rt, format!("p{i}").parse().unwrap());
+    // HEARTH_INDEX=1 writes each Patient's search index entries too; ids are UUIDs as the
+    // server assigns them.
+    let with_index = std::env::var_os("HEARTH_INDEX").is_some();
+    let key = move |i: usize| {
+        ResourceKey::new(
+            rt,
+            uuid::Uuid::from_u128(i as u128 * 0x9e37_79b9_7f4a_7c15_f39c_c060_5ced_c835)
+                .to_string()
+                .parse()
+                .unwrap(),
+        )
+    };
     store.read(&tenant, &key(0)).await.unwrap();
 
     let started = Instant::now();
@@ -43,8 +58,13 @@ async fn main() {
                     let body = json!({"resourceType": "Patient", "active": true,
                         "identifier": [{"system": "http://example.org/mrn", "value": format!("mrn-{i}")}],
                         "name": [{"family": "Doe", "given": ["Jane", "Q"]}], "gender": "female", "birthDate": "1970-01-01"});
+                    let index = if with_index {
+                        index_entries(&extract(Registry::r4(), &body), None)
+                    } else {
+                        Vec::new()
+                    };
                     let serde_json::Value::Object(body) = body else { unreachable!() };
-                    let op = WriteOp { key: key(i), kind: WriteKind::Put { body, blob: None, method: Method::Put }, precondition: Precondition::None };
+                    let op = WriteOp { key: key(i), kind: WriteKind::Put { body, blob: None, method: Method::Put, index }, precondition: Precondition::None };
                     if let Some(WriteOutcome::Written { version, .. }) = store.write(&tenant, vec![op]).await.unwrap().pop() {
                         last = Some(version.last_updated);
                     }

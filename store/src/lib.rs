@@ -1,7 +1,7 @@
 //! Storage ports and their adapters.
 //!
 //! Ports are traits that take the tenant in every call and expose no SQLite or AWS types:
-//! [`ResourceStore`] (versioned FHIR resources) and [`BlobStore`] (opaque bytes). The
+//! [`ResourceStore`] (versioned FHIR resources, and their [`SearchIndex`]) and [`BlobStore`] (opaque bytes). The
 //! `embedded` adapters keep each tenant in its own SQLite file and blob folder.
 //! `conformance` holds the one test suite every adapter of a port must pass.
 
@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod embedded;
 mod error;
 mod resource;
+mod search;
 
 pub use blob::{BlobKey, BlobStore, ByteStream};
 pub use error::{ErrorKind, StoreError};
@@ -17,3 +18,4 @@ pub use resource::{
     HistoryEntry, HistoryPage, HistoryQuery, HistoryScope, Method, Precondition, ResourceKey,
     ResourceStore, StoredVersion, WriteKind, WriteOp, WriteOutcome,
 };
+pub use search::{SearchIndex, SearchPage};

@@ -3,12 +3,12 @@
 use async_trait::async_trait;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use hearth_fhir::search::Criterion;
+use hearth_fhir::search::index::IndexEntry;
 use hearth_fhir::{ResourceId, ResourceType, VersionId};
 use hearth_tenancy::TenantId;
 use serde_json::{Map, Value};
 
-use crate::StoreError;
+use crate::{SearchIndex, StoreError};
 
 /// A resource's identity within a tenant.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -80,8 +80,12 @@ pub enum WriteKind {
         body: Map<String, Value>,
         blob: Option<String>,
         method: Method,
+        /// The search index entries of this version (computed by the caller, outside the
+        /// store's writer); they replace the previous version's entries.
+        index: Vec<IndexEntry>,
     },
-    /// Record a delete version. Deleting an absent or already deleted resource writes nothing.
+    /// Record a delete version (and drop the resource's index entries). Deleting an absent or
+    /// already deleted resource writes nothing.
     Delete,
 }
 
@@ -138,9 +142,10 @@ pub struct HistoryPage {
 pub type HistoryEntry = StoredVersion;
 
 /// Versioned FHIR resources. Every method takes the tenant; no call reaches another tenant's
-/// data. Writes are durable before the call returns.
+/// data. Writes are durable before the call returns. Every resource store is also the
+/// [`SearchIndex`] of its resources.
 #[async_trait]
-pub trait ResourceStore: Send + Sync + 'static {
+pub trait ResourceStore: SearchIndex + Send + Sync + 'static {
     /// Applies `ops` atomically, in order: all of them or none. A failed precondition fails
     /// the whole call with `VersionMismatch` or `AlreadyExists`; the same key twice fails with
     /// `DuplicateKey`. Returns one outcome per op, in order.
@@ -172,16 +177,6 @@ pub trait ResourceStore: Send + Sync + 'static {
         scope: &HistoryScope,
         query: &HistoryQuery,
     ) -> Result<HistoryPage, StoreError>;
-
-    /// Keys of the live (not deleted) resources of type `rt` matching every criterion, at most
-    /// `limit` of them, sorted by id.
-    async fn find(
-        &self,
-        tenant: &TenantId,
-        rt: ResourceType,
-        criteria: &[Criterion],
-        limit: usize,
-    ) -> Result<Vec<ResourceKey>, StoreError>;
 
     /// Drops every cached handle on `tenant` (after its partitions were removed).
     async fn forget_tenant(&self, tenant: &TenantId);

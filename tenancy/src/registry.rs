@@ -145,6 +145,27 @@ impl TenantRegistry {
         Ok(tenants)
     }
 
+    /// Sets the status of `tenant` (suspend or reactivate) and returns the updated record;
+    /// `NotFound` when it does not exist. The record is replaced atomically (write, rename).
+    pub fn set_status(
+        &self,
+        tenant: &TenantId,
+        status: TenantStatus,
+    ) -> Result<Tenant, RegistryError> {
+        let mut record = self
+            .get(tenant)?
+            .ok_or_else(|| RegistryError::NotFound(tenant.clone()))?;
+        record.status = status;
+        let tmp = self.tenant_dir(tenant).join("tenant.json.status.tmp");
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| RegistryError::Corrupt {
+            path: tmp.clone(),
+            source: e,
+        })?;
+        fs::write(&tmp, json).map_err(io_err("write tenant record"))?;
+        fs::rename(&tmp, self.record_path(tenant)).map_err(io_err("publish tenant record"))?;
+        Ok(record)
+    }
+
     /// Deletes `tenant` and every partition it owns.
     pub fn delete(&self, tenant: &TenantId) -> Result<(), RegistryError> {
         let record = self.record_path(tenant);
@@ -176,7 +197,15 @@ mod tests {
         ));
         assert_eq!(registry.get(&acme).unwrap().unwrap().name, "Acme");
         assert_eq!(registry.list().unwrap().len(), 1);
+        let suspended = registry.set_status(&acme, TenantStatus::Suspended).unwrap();
+        assert_eq!(suspended.status, TenantStatus::Suspended);
+        assert_eq!(registry.get(&acme).unwrap().unwrap(), suspended);
+        registry.set_status(&acme, TenantStatus::Active).unwrap();
         registry.delete(&acme).unwrap();
+        assert!(matches!(
+            registry.set_status(&acme, TenantStatus::Suspended),
+            Err(RegistryError::NotFound(_))
+        ));
         assert!(registry.get(&acme).unwrap().is_none());
         assert!(!registry.tenant_dir(&acme).exists());
         assert!(matches!(

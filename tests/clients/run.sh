@@ -102,6 +102,14 @@ for i in $(seq 1 50); do
   sleep 0.1
 done
 
+# Every FHIR request needs a bearer token: mint a full-access one for `default` with the same
+# data dir (the server created the signing key there on start).
+HEARTH_TOKEN=$("$HEARTH_BIN" token --data-dir "$WORK_DIR/data" --tenant default --scope 'system/*.cruds') \
+  || die "mint a token with hearth token"
+export HEARTH_TOKEN
+curl -fsS -o /dev/null --max-time 2 -H "Authorization: Bearer $HEARTH_TOKEN" "$HEARTH_BASE_URL/_history?_count=1" \
+  || die "the minted token is not accepted"
+
 # --- run the suites -------------------------------------------------------------------------
 
 failed=()

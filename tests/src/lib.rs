@@ -1,10 +1,16 @@
 //! Test harness: a Hearth server on a real loopback socket with a fresh data dir, and small
 //! helpers for black-box HTTP tests.
+//!
+//! Every request carries a bearer token unless a test says otherwise ([`TestServer::send_as`]):
+//! by default a full-access token (`system/*.cruds`) for the tenant the URL names (`default`
+//! for relative paths), signed with the server's own key ([`TestServer::token`] mints others).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::SystemTime;
 
-use hearth_api::{AppState, Limits, app};
+use hearth_api::{AppState, Auth, AuthSetup, Limits, app};
+use hearth_auth::{AccessClaims, LocalSigner, signing_key_path};
 use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
 use hearth_tenancy::{TenantId, TenantRegistry};
 use serde_json::Value;
@@ -16,8 +22,13 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub registry: TenantRegistry,
+    /// The server's local signing key (as `hearth token` would load it from the data dir).
+    pub signer: Arc<LocalSigner>,
     _dir: tempfile::TempDir,
 }
+
+/// The full-access scope of the default tokens.
+pub const FULL_ACCESS: &str = "system/*.cruds";
 
 impl TestServer {
     /// Starts a server with default limits and the tenants `default` and `other`.
@@ -38,7 +49,21 @@ impl TestServer {
             SqliteOptions::default(),
         ));
         let blobs = Arc::new(FsBlobStore::new(registry.clone()));
-        let state = AppState::new(store, blobs, registry.clone(), limits, None);
+        let signer = Arc::new(
+            LocalSigner::load_or_create(&signing_key_path(dir.path())).expect("signing key"),
+        );
+        let auth = Auth::new(
+            AuthSetup {
+                signer: signer.clone(),
+                validator: hearth_auth::ValidatorConfig::default(),
+                rbac: hearth_auth::RbacConfig::default(),
+                token_lifetime_secs: 300,
+                data_dir: dir.path().to_owned(),
+            },
+            registry.clone(),
+        )
+        .expect("auth config");
+        let state = AppState::new(store, blobs, registry.clone(), limits, None, auth);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -54,8 +79,63 @@ impl TestServer {
                 .build()
                 .expect("client"),
             registry,
+            signer,
             _dir: dir,
         }
+    }
+
+    /// `http://127.0.0.1:PORT{path}` (for `/health`, `/auth/token`, `/admin/...`).
+    pub fn root(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// A token of the local issuer for `tenant` with `scope`, valid for an hour.
+    pub fn token(&self, tenant: &str, scope: &str) -> String {
+        self.token_with(tenant, scope, |_| {})
+    }
+
+    /// Like [`TestServer::token`], with the claims adjusted by `f` (e.g. a `patient`).
+    pub fn token_with(
+        &self,
+        tenant: &str,
+        scope: &str,
+        f: impl FnOnce(&mut AccessClaims),
+    ) -> String {
+        let mut claims = AccessClaims::for_tenant(
+            hearth_auth::DEFAULT_LOCAL_ISSUER,
+            hearth_auth::DEFAULT_AUDIENCE,
+            "test",
+            &tenant.parse().expect("tenant id"),
+            scope,
+            SystemTime::now(),
+            3600,
+        );
+        f(&mut claims);
+        self.signer.mint(&claims).expect("mint token")
+    }
+
+    /// A token for the admin API.
+    pub fn admin_token(&self) -> String {
+        let claims = AccessClaims::admin(
+            hearth_auth::DEFAULT_LOCAL_ISSUER,
+            hearth_auth::DEFAULT_AUDIENCE,
+            "test-admin",
+            SystemTime::now(),
+            3600,
+        );
+        self.signer.mint(&claims).expect("mint token")
+    }
+
+    /// The default token of a request to `url`: full access to the tenant it names, or to
+    /// `default` when it names none (or an invalid one).
+    fn default_token(&self, url: &str) -> String {
+        let tenant = url
+            .split("/tenant/")
+            .nth(1)
+            .and_then(|rest| rest.split(['/', '?']).next())
+            .filter(|t| t.parse::<TenantId>().is_ok())
+            .unwrap_or("default");
+        self.token(tenant, FULL_ACCESS)
     }
 
     /// The base URL of another tenant.
@@ -72,7 +152,8 @@ impl TestServer {
         }
     }
 
-    /// Sends a request with a FHIR JSON body (if any) and returns status, headers and body.
+    /// Sends a request with a FHIR JSON body (if any) and the default token, and returns
+    /// status, headers and body.
     pub async fn send(
         &self,
         method: &str,
@@ -80,13 +161,26 @@ impl TestServer {
         body: Option<&Value>,
         headers: &[(&str, &str)],
     ) -> Reply {
+        let url = self.absolute(path);
+        let token = self.default_token(&url);
+        self.send_as(Some(&token), method, &url, body, headers)
+            .await
+    }
+
+    /// [`TestServer::send`] with `token` as the bearer token, or none at all.
+    pub async fn send_as(
+        &self,
+        token: Option<&str>,
+        method: &str,
+        path: &str,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let url = if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            self.url(path)
-        };
-        let mut request = self.client.request(method, url);
+        let mut request = self.client.request(method, self.absolute(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
         if let Some(body) = body {
             request = request
                 .header("content-type", "application/fhir+json")
@@ -98,7 +192,7 @@ impl TestServer {
         Reply::from(request.send().await.expect("send request")).await
     }
 
-    /// Sends raw bytes with the given headers.
+    /// Sends raw bytes with the given headers and the default token.
     pub async fn send_raw(
         &self,
         method: &str,
@@ -107,16 +201,28 @@ impl TestServer {
         headers: &[(&str, &str)],
     ) -> Reply {
         let method = reqwest::Method::from_bytes(method.as_bytes()).expect("method");
-        let url = if path.starts_with("http") {
-            path.to_owned()
-        } else {
-            self.url(path)
-        };
-        let mut request = self.client.request(method, url).body(body);
+        let url = self.absolute(path);
+        let token = self.default_token(&url);
+        let mut request = self
+            .client
+            .request(method, url)
+            .bearer_auth(token)
+            .body(body);
         for (k, v) in headers {
             request = request.header(*k, *v);
         }
         Reply::from(request.send().await.expect("send request")).await
+    }
+}
+
+impl TestServer {
+    /// `path` as an absolute URL: as is when it starts with `http`, else under the base.
+    fn absolute(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            self.url(path)
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Conditional create, update, patch and delete on `_id`, `identifier` and `_lastUpdated`.
+//! Conditional create, update, patch and delete, with any search criteria.
 
 use hearth_tests::{TestServer, patient};
 use serde_json::{Value, json};
@@ -32,12 +32,20 @@ async fn conditional_create() {
     s.send("POST", "Patient", Some(&with_identifier("1")), &criteria)
         .await
         .outcome(412);
-    // Unsupported criteria are refused, never matched against everything.
+    // Any search parameter works; unknown ones are refused, never matched against everything.
     s.send(
         "POST",
         "Patient",
         Some(&with_identifier("2")),
         &[("if-none-exist", "name=Cond")],
+    )
+    .await
+    .outcome(412);
+    s.send(
+        "POST",
+        "Patient",
+        Some(&with_identifier("2")),
+        &[("if-none-exist", "nope=Cond")],
     )
     .await
     .outcome(400);
@@ -151,7 +159,7 @@ async fn conditional_update_patch_delete() {
     );
     // No criteria at all is refused.
     s.send("DELETE", "Patient", None, &[]).await.outcome(400);
-    s.send("PUT", "Patient?family=x", Some(&changed), &[])
+    s.send("PUT", "Patient?nope=x", Some(&changed), &[])
         .await
         .outcome(400);
     // _lastUpdated with a prefix.

@@ -6,13 +6,14 @@
 
 mod binary;
 mod execute;
+mod index;
 mod outcome;
 mod plan;
 mod read;
 mod validate;
 
 pub use binary::{binary_json_with_data, is_binary, new_blob_key};
-pub use execute::execute;
+pub use execute::{check_planned, execute_guarded};
 pub use outcome::{Done, Kind};
 pub use plan::{
     PatchFormat, Planned, Target, finish, plan_conditional_delete, plan_create, plan_delete,

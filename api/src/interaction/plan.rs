@@ -6,6 +6,7 @@ use hearth_store::{BlobKey, Method, Precondition, ResourceKey, WriteKind, WriteO
 use serde_json::Value;
 
 use super::binary::take_data;
+use super::index::index_of;
 use super::outcome::{Done, Kind};
 use super::read::{read_current, resolve_conditional};
 use super::validate::{body_id, validate_body};
@@ -72,12 +73,14 @@ pub async fn plan_create(
     // The server assigns the id of a created resource; one sent by the client is ignored.
     let id = assigned_id.unwrap_or_else(new_id);
     let (map, blob, new_blob) = take_data(ctx, rt, &id, map, raw_blob).await?;
+    let (map, index) = index_of(ctx, rt, map);
     let op = WriteOp {
         key: ResourceKey::new(rt, id),
         kind: WriteKind::Put {
             body: map,
             blob,
             method: Method::Post,
+            index,
         },
         precondition: Precondition::MustNotExist,
     };
@@ -138,12 +141,14 @@ pub async fn plan_update(
         }
     };
     let (map, blob, new_blob) = take_data(ctx, rt, &id, map, raw_blob).await?;
+    let (map, index) = index_of(ctx, rt, map);
     let op = WriteOp {
         key: ResourceKey::new(rt, id),
         kind: WriteKind::Put {
             body: map,
             blob,
             method: Method::Put,
+            index,
         },
         precondition: if_match.map_or(Precondition::None, Precondition::VersionIs),
     };
@@ -244,12 +249,14 @@ pub async fn plan_patch(
         )]));
     }
     let map = validate_body(rt, resource)?;
+    let (map, index) = index_of(ctx, rt, map);
     let op = WriteOp {
         key: ResourceKey::new(rt, id),
         kind: WriteKind::Put {
             body: map,
             blob: current.blob.clone(),
             method: Method::Put,
+            index,
         },
         precondition: Precondition::VersionIs(current.version),
     };

@@ -1,6 +1,8 @@
 //! Reads: the current version, one version, and conditional matching.
 
-use hearth_fhir::search::parse_criteria;
+use hearth_fhir::search::query::{ParseOptions, Total, parse_search};
+use hearth_fhir::search::registry::Registry;
+use hearth_fhir::{Issue, IssueCode};
 use hearth_fhir::{ResourceId, ResourceType, VersionId};
 use hearth_store::{ResourceKey, StoredVersion};
 
@@ -44,16 +46,43 @@ pub async fn read_version(
 }
 
 /// Resolves a conditional query (`a=b&c=d`) to the matching live resources (at most 2, which
-/// is enough to tell none, one and many apart).
+/// is enough to tell none, one and many apart). Authorized as a search on `rt` (403).
 pub async fn resolve_conditional(
     ctx: &Ctx,
     rt: ResourceType,
     query: &str,
 ) -> Result<Vec<ResourceKey>, ApiError> {
+    // Matching is a search: it needs `s` on the type, and may not be confined by patient
+    // context or filters, since a match outside them would still reveal (or touch) a resource.
+    let guard = ctx.allow(&[hearth_auth::Interaction::Search], rt.as_str())?;
+    if !guard.is_full() {
+        return Err(ApiError::forbidden(
+            "conditional matching needs search scopes without patient context or filters",
+        ));
+    }
     let pairs: Vec<(String, String)> = url_pairs(query);
-    let criteria = parse_criteria(pairs.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .map_err(|issue| ApiError::new(axum::http::StatusCode::BAD_REQUEST, issue))?;
-    Ok(ctx.state.store.find(&ctx.tenant, rt, &criteria, 2).await?)
+    let bad = |issue| ApiError::new(axum::http::StatusCode::BAD_REQUEST, issue);
+    // Strict: a criterion that cannot be applied must not widen the match.
+    let options = ParseOptions {
+        base: Some(&ctx.base),
+        strict: true,
+        ..ParseOptions::default()
+    };
+    let mut search = parse_search(Registry::r4(), Some(rt), &pairs, &options).map_err(bad)?;
+    if search.filters.is_empty() {
+        return Err(bad(Issue::error(
+            IssueCode::Invalid,
+            "a conditional interaction needs at least one search criterion",
+        )));
+    }
+    search.count = 2;
+    search.total = Total::None;
+    search.sort.clear();
+    search.include.clear();
+    search.revinclude.clear();
+    search.cursor = None;
+    let page = ctx.state.store.search(&ctx.tenant, &search).await?;
+    Ok(page.matches.into_iter().map(|v| v.key).collect())
 }
 
 /// Decodes `application/x-www-form-urlencoded` pairs.

@@ -25,6 +25,7 @@ use self::entry::{EntryRequest, Op, parse_entries};
 use self::references::rewrite_references;
 use super::params::Params;
 use super::render::render_json;
+use crate::auth::Caller;
 use crate::body::{parse_json, read_limited};
 use crate::context::Ctx;
 use crate::error::ApiError;
@@ -39,9 +40,10 @@ pub async fn batch_or_transaction(
     Path(tenant): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
     let params = Params::parse(q.as_deref(), &headers)?;
     format::require_fhir(&params.accept)?;
     format::require_fhir_body(&headers)?;
@@ -143,8 +145,9 @@ async fn run_batch_entry(ctx: &Ctx, entry: EntryRequest) -> Result<Done, ApiErro
     if let Some(done) = entry::read(ctx, &entry).await {
         return done;
     }
+    let guard = ctx.allow(&[entry.op.interaction()], entry.rt.as_str())?;
     let planned = plan_write(ctx, entry, None).await?;
-    interaction::execute(ctx, planned).await
+    interaction::execute_guarded(ctx, &guard, planned).await
 }
 
 /// Plans one write entry; `assigned` is the id a transaction reserved for it.
@@ -214,6 +217,14 @@ async fn transaction(
     for (index, entry) in entries.into_iter().enumerate() {
         requests.push(entry.map_err(|e| entry_error(index, e))?);
     }
+    // 0. Every entry must be allowed, or nothing happens (403 for the whole transaction).
+    let mut guards = Vec::with_capacity(requests.len());
+    for (index, entry) in requests.iter().enumerate() {
+        let guard = ctx
+            .allow(&[entry.op.interaction()], entry.rt.as_str())
+            .map_err(|e| entry_error(index, e))?;
+        guards.push(guard);
+    }
     // 1. Identities: fullUrl → "Type/id" for every entry that writes, conditional matches.
     let mut identities: HashMap<String, String> = HashMap::new();
     let mut assigned: Vec<Option<ResourceId>> = vec![None; requests.len()];
@@ -227,6 +238,9 @@ async fn transaction(
         let id = match identity {
             Identity::None => continue,
             Identity::Existing(version) => {
+                guards[index]
+                    .check_stored(&ctx.base, &version)
+                    .map_err(|e| entry_error(index, e))?;
                 // A conditional create that matched: nothing to write.
                 if let Some(full_url) = &entry.full_url {
                     identities.insert(full_url.clone(), format!("{}/{}", entry.rt, version.key.id));
@@ -271,7 +285,19 @@ async fn transaction(
         let Some(entry) = slots[index].take() else {
             continue;
         };
-        let planned = plan_write(ctx, entry, assigned[index].take()).await;
+        let mut planned = plan_write(ctx, entry, assigned[index].take()).await;
+        if let Ok(plan) = &planned
+            && let Err(err) = interaction::check_planned(ctx, &guards[index], plan).await
+        {
+            if let Planned::Write {
+                new_blob: Some(key),
+                ..
+            } = plan
+            {
+                new_blobs.push(key.clone());
+            }
+            planned = Err(err);
+        }
         match planned.map_err(|e| entry_error(index, e)) {
             Ok(Planned::Write { kind, op, new_blob }) => {
                 ops.push(op);

@@ -13,11 +13,25 @@ use serde_json::json;
 
 use super::params::Params;
 use super::render::render_json;
+use crate::auth::Caller;
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::format;
 use crate::headers::etag;
 use crate::state::AppState;
+use hearth_auth::Interaction;
+
+/// History lists many resources at once; under a restricted scope (patient context, granular
+/// filters) it would have to filter pages, which it does not do yet.
+fn unrestricted_only(guard: &crate::auth::Guard) -> Result<(), ApiError> {
+    if guard.is_full() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(
+            "type and system history need scopes without patient context or filters",
+        ))
+    }
+}
 
 /// `GET /_history`.
 pub async fn history_system(
@@ -25,8 +39,10 @@ pub async fn history_system(
     Path(tenant): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    unrestricted_only(&ctx.allow(&[Interaction::Search], "*")?)?;
     history(
         &ctx,
         HistoryScope::System,
@@ -43,9 +59,11 @@ pub async fn history_type(
     Path((tenant, rt)): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
     let rt: ResourceType = rt.parse()?;
+    unrestricted_only(&ctx.allow(&[Interaction::Search], rt.as_str())?)?;
     history(
         &ctx,
         HistoryScope::Type(rt),
@@ -62,14 +80,18 @@ pub async fn history_instance(
     Path((tenant, rt, id)): Path<(String, String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
     let rt: ResourceType = rt.parse()?;
+    let guard = ctx.allow(&[Interaction::Read], rt.as_str())?;
     let id: ResourceId = id.parse()?;
     let key = ResourceKey::new(rt, id.clone());
-    if ctx.state.store.read(&ctx.tenant, &key).await?.is_none() {
+    let Some(current) = ctx.state.store.read(&ctx.tenant, &key).await? else {
         return Err(ApiError::not_found(format!("{rt}/{id} is not known")));
-    }
+    };
+    // Restricted: the resource as it is now decides (a deleted one cannot be checked).
+    guard.check_stored(&ctx.base, &current)?;
     history(
         &ctx,
         HistoryScope::Instance(key),

@@ -9,6 +9,7 @@ use hearth_fhir::{ResourceId, ResourceType, VersionId};
 use super::binary;
 use super::params::Params;
 use super::render::{render_done, render_json, version_headers};
+use crate::auth::{Caller, Guard};
 use crate::body::{parse_json, read_limited};
 use crate::context::Ctx;
 use crate::error::ApiError;
@@ -16,6 +17,7 @@ use crate::format::{self, Accept, BodyKind};
 use crate::headers::{self, IfNoneMatch};
 use crate::interaction::{self, PatchFormat, Target, binary_json_with_data, is_binary};
 use crate::state::AppState;
+use hearth_auth::Interaction;
 
 type InstancePath = Path<(String, String, String)>;
 
@@ -23,9 +25,10 @@ fn parse_path(
     state: &AppState,
     headers: &HeaderMap,
     path: (String, String, String),
+    caller: Caller,
 ) -> Result<(Ctx, ResourceType, ResourceId), ApiError> {
     let (tenant, rt, id) = path;
-    let ctx = Ctx::new(state, &tenant, headers)?;
+    let ctx = Ctx::new(state, &tenant, headers, caller)?;
     Ok((ctx, rt.parse()?, id.parse()?))
 }
 
@@ -35,10 +38,13 @@ pub async fn read(
     Path(path): InstancePath,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, path)?;
+    let (ctx, rt, id) = parse_path(&state, &headers, path, caller)?;
+    let guard = ctx.allow(&[Interaction::Read], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     let version = interaction::read_current(&ctx, rt, &id).await?;
+    guard.check_stored(&ctx.base, &version)?;
     if not_modified(&headers, &version)? {
         let mut response = Response::new(Body::empty());
         *response.status_mut() = StatusCode::NOT_MODIFIED;
@@ -54,11 +60,14 @@ pub async fn vread(
     Path((tenant, rt, id, vid)): Path<(String, String, String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, (tenant, rt, id))?;
+    let (ctx, rt, id) = parse_path(&state, &headers, (tenant, rt, id), caller)?;
+    let guard = ctx.allow(&[Interaction::Read], rt.as_str())?;
     let vid: VersionId = vid.parse()?;
     let params = Params::parse(q.as_deref(), &headers)?;
     let version = interaction::read_version(&ctx, rt, &id, vid).await?;
+    guard.check_stored(&ctx.base, &version)?;
     respond_with_version(&ctx, &params, version).await
 }
 
@@ -106,9 +115,11 @@ pub async fn update(
     Path(path): InstancePath,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, path)?;
+    let (ctx, rt, id) = parse_path(&state, &headers, path, caller)?;
+    let guard = ctx.allow(&[Interaction::Update], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     format::require_fhir(&params.accept)?;
     let if_match = headers::if_match(&headers)?;
@@ -121,7 +132,7 @@ pub async fn update(
         let resource = parse_json(&bytes, state.limits.max_json_depth)?;
         interaction::plan_update(&ctx, rt, Target::Id(id), resource, if_match, None).await?
     };
-    let done = interaction::execute(&ctx, planned).await?;
+    let done = interaction::execute_guarded(&ctx, &guard, planned).await?;
     render_done(&ctx, done, headers::prefer_return(&headers), params.pretty)
 }
 
@@ -131,11 +142,13 @@ pub async fn delete(
     Path(path): InstancePath,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, path)?;
+    let (ctx, rt, id) = parse_path(&state, &headers, path, caller)?;
+    let guard = ctx.allow(&[Interaction::Delete], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     let planned = interaction::plan_delete(rt, id, headers::if_match(&headers)?);
-    let done = interaction::execute(&ctx, planned).await?;
+    let done = interaction::execute_guarded(&ctx, &guard, planned).await?;
     render_done(&ctx, done, headers::prefer_return(&headers), params.pretty)
 }
 
@@ -145,16 +158,28 @@ pub async fn patch(
     Path(path): InstancePath,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, path)?;
-    run_patch(&ctx, rt, Target::Id(id), q.as_deref(), &headers, body).await
+    let (ctx, rt, id) = parse_path(&state, &headers, path, caller)?;
+    let guard = ctx.allow(&[Interaction::Update], rt.as_str())?;
+    run_patch(
+        &ctx,
+        &guard,
+        rt,
+        Target::Id(id),
+        q.as_deref(),
+        &headers,
+        body,
+    )
+    .await
 }
 
 /// Shared by instance and conditional PATCH. Without `If-Match`, a patch that lost a race
 /// with another writer is re-applied to the new version (a few times).
 pub async fn run_patch(
     ctx: &Ctx,
+    guard: &Guard,
     rt: ResourceType,
     target: Target,
     q: Option<&str>,
@@ -172,7 +197,7 @@ pub async fn run_patch(
         attempts += 1;
         let planned =
             interaction::plan_patch(ctx, rt, target.clone(), &patch, format, if_match).await?;
-        match interaction::execute(ctx, planned).await {
+        match interaction::execute_guarded(ctx, guard, planned).await {
             Err(err)
                 if if_match.is_none()
                     && attempts < 5

@@ -11,6 +11,7 @@ use super::binary;
 use super::instance::run_patch;
 use super::params::Params;
 use super::render::render_done;
+use crate::auth::Caller;
 use crate::body::{parse_json, read_limited};
 use crate::context::Ctx;
 use crate::error::ApiError;
@@ -18,13 +19,15 @@ use crate::format::{self, BodyKind};
 use crate::headers;
 use crate::interaction::{self, Target, is_binary};
 use crate::state::AppState;
+use hearth_auth::Interaction;
 
 fn parse_path(
     state: &AppState,
     headers: &HeaderMap,
     (tenant, rt): (String, String),
+    caller: Caller,
 ) -> Result<(Ctx, ResourceType), ApiError> {
-    let ctx = Ctx::new(state, &tenant, headers)?;
+    let ctx = Ctx::new(state, &tenant, headers, caller)?;
     Ok((ctx, rt.parse()?))
 }
 
@@ -34,9 +37,11 @@ pub async fn create(
     Path(path): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt) = parse_path(&state, &headers, path)?;
+    let (ctx, rt) = parse_path(&state, &headers, path, caller)?;
+    let guard = ctx.allow(&[Interaction::Create], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     format::require_fhir(&params.accept)?;
     let if_none_exist = headers
@@ -55,7 +60,7 @@ pub async fn create(
         let resource = parse_json(&bytes, state.limits.max_json_depth)?;
         interaction::plan_create(&ctx, rt, resource, if_none_exist, None, None).await?
     };
-    let done = interaction::execute(&ctx, planned).await?;
+    let done = interaction::execute_guarded(&ctx, &guard, planned).await?;
     render_done(&ctx, done, headers::prefer_return(&headers), params.pretty)
 }
 
@@ -75,9 +80,11 @@ pub async fn conditional_update(
     Path(path): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt) = parse_path(&state, &headers, path)?;
+    let (ctx, rt) = parse_path(&state, &headers, path, caller)?;
+    let guard = ctx.allow(&[Interaction::Update], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     format::require_fhir(&params.accept)?;
     format::require_fhir_body(&headers)?;
@@ -93,7 +100,7 @@ pub async fn conditional_update(
         None,
     )
     .await?;
-    let done = interaction::execute(&ctx, planned).await?;
+    let done = interaction::execute_guarded(&ctx, &guard, planned).await?;
     render_done(&ctx, done, headers::prefer_return(&headers), params.pretty)
 }
 
@@ -103,12 +110,14 @@ pub async fn conditional_delete(
     Path(path): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt) = parse_path(&state, &headers, path)?;
+    let (ctx, rt) = parse_path(&state, &headers, path, caller)?;
+    let guard = ctx.allow(&[Interaction::Delete], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     let query = criteria(&params)?;
     let planned = interaction::plan_conditional_delete(&ctx, rt, &query).await?;
-    let done = interaction::execute(&ctx, planned).await?;
+    let done = interaction::execute_guarded(&ctx, &guard, planned).await?;
     render_done(&ctx, done, headers::prefer_return(&headers), params.pretty)
 }
 
@@ -118,13 +127,16 @@ pub async fn conditional_patch(
     Path(path): Path<(String, String)>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
+    caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt) = parse_path(&state, &headers, path)?;
+    let (ctx, rt) = parse_path(&state, &headers, path, caller)?;
+    let guard = ctx.allow(&[Interaction::Update], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     let query = criteria(&params)?;
     run_patch(
         &ctx,
+        &guard,
         rt,
         Target::Conditional(query),
         q.as_deref(),

@@ -1,7 +1,7 @@
-//! The typed search criteria the storage ports understand.
-//!
-//! Today: `_id`, `identifier` and `_lastUpdated`, which is what conditional create, update,
-//! patch and delete need. Anything else is rejected by [`parse_criteria`], never matched-all.
+//! Search value helpers shared by the query parser and extraction (date ranges with their
+//! precision, tokens, OR splitting, date prefixes), and the older three-parameter criteria
+//! (`_id`, `identifier`, `_lastUpdated`, [`parse_criteria`]) that conditional interactions used
+//! before the full search AST (`search::query`); no storage port takes them any more.
 
 use chrono::{DateTime, Duration, FixedOffset, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc};
 

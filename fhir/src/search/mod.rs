@@ -1,8 +1,11 @@
 //! FHIR search knowledge: the search-parameter registry, the extraction of typed index values
-//! from resources, and the typed criteria the storage ports understand.
+//! from resources and their flat index entries, the typed search AST, and the older typed
+//! criteria (`_id`, `identifier`, `_lastUpdated`).
 
 mod criteria;
 pub mod extract;
+pub mod index;
+pub mod query;
 pub mod registry;
 
 pub use criteria::*;

@@ -89,6 +89,7 @@ pub(super) async fn create_read_vread(store: &dyn ResourceStore) {
             body: object(json!({"resourceType": "Binary", "contentType": "text/plain"})),
             blob: Some("binary/b1-1".into()),
             method: Method::Post,
+            index: Vec::new(),
         },
         precondition: Precondition::MustNotExist,
     };

@@ -5,11 +5,10 @@ use std::sync::Arc;
 
 use chrono::{Duration, Utc};
 use hearth_fhir::VersionId;
-use hearth_fhir::search::{Criterion, Token};
 use hearth_tenancy::TenantId;
 use serde_json::json;
 
-use super::{delete, fresh_tenant, json_of, key, must_write, put};
+use super::{delete, fresh_tenant, json_of, key, must_write, put, search_keys};
 use crate::{
     HistoryQuery, HistoryScope, Precondition, ResourceStore, StoreError, StoredVersion,
     WriteOutcome,
@@ -79,38 +78,26 @@ pub(super) async fn tenants_are_isolated(store: &dyn ResourceStore) {
         .await
         .unwrap();
     assert_eq!((page.entries.len(), page.total), (0, 0));
-    let by_value = |v: &str| {
-        [Criterion::Identifier(vec![Token {
-            system: None,
-            code: Some(v.to_owned()),
-        }])]
-    };
-    let rt = k.rt;
+    let by_value = |v: &str| format!("identifier={v}");
     assert!(
-        store
-            .find(&t1, rt, &by_value("two"), 10)
+        search_keys(store, &t1, "Patient", &by_value("two"))
             .await
-            .unwrap()
             .is_empty(),
-        "find never crosses tenants"
+        "search never crosses tenants"
     );
     assert!(
-        store
-            .find(&t1, rt, &by_value("one"), 10)
+        search_keys(store, &t1, "Patient", &by_value("one"))
             .await
-            .unwrap()
             .is_empty(),
         "deleted in t1"
     );
     assert_eq!(
-        store.find(&t2, rt, &by_value("two"), 10).await.unwrap(),
+        search_keys(store, &t2, "Patient", &by_value("two")).await,
         std::slice::from_ref(&k)
     );
     assert!(
-        store
-            .find(&t2, rt, &by_value("one"), 10)
+        search_keys(store, &t2, "Patient", &by_value("one"))
             .await
-            .unwrap()
             .is_empty()
     );
     store.forget_tenant(&t2).await;

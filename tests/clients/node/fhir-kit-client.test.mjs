@@ -1,6 +1,7 @@
 // Hearth seen through the npm `fhir-kit-client`: create, read, vread, update, delete and
 // history paging with `nextPage`. The server URL comes from HEARTH_BASE_URL
-// (e.g. http://127.0.0.1:8080/tenant/default); `tests/clients/run.sh` sets it.
+// (e.g. http://127.0.0.1:8080/tenant/default) and the bearer token from HEARTH_TOKEN;
+// `tests/clients/run.sh` sets both.
 
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -13,7 +14,11 @@ if (!baseUrl) {
   throw new Error('HEARTH_BASE_URL is not set (e.g. http://127.0.0.1:8080/tenant/default)');
 }
 
-const client = new Client({ baseUrl });
+const bearerToken = process.env.HEARTH_TOKEN;
+if (!bearerToken) {
+  throw new Error('HEARTH_TOKEN is not set (mint one with `hearth token`)');
+}
+const client = new Client({ baseUrl, bearerToken });
 
 function patient(family, given = 'Ada') {
   return {

@@ -1,8 +1,9 @@
 """Hearth seen through real Python FHIR clients: PyPI `fhirpy` (sync client) and `fhirclient`
 (SMART on FHIR's models, which parse every reply strictly).
 
-The server URL comes from HEARTH_BASE_URL (e.g. http://127.0.0.1:8080/tenant/default);
-`tests/clients/run.sh` starts a server and sets it.
+The server URL comes from HEARTH_BASE_URL (e.g. http://127.0.0.1:8080/tenant/default) and the
+bearer token from HEARTH_TOKEN; `tests/clients/run.sh` starts a server, mints a token with
+`hearth token` and sets both.
 """
 
 import os
@@ -21,6 +22,10 @@ from fhirpy.base.exceptions import ResourceNotFound
 BASE_URL = os.environ.get("HEARTH_BASE_URL", "")
 if not BASE_URL:
     pytest.exit("HEARTH_BASE_URL is not set (e.g. http://127.0.0.1:8080/tenant/default)", returncode=2)
+TOKEN = os.environ.get("HEARTH_TOKEN", "")
+if not TOKEN:
+    pytest.exit("HEARTH_TOKEN is not set (mint one with `hearth token`)", returncode=2)
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def new_patient(family, given="Ada"):
@@ -34,7 +39,7 @@ def new_patient(family, given="Ada"):
 
 @pytest.fixture(scope="module")
 def client():
-    return SyncFHIRClient(BASE_URL, requests_config={"timeout": 30})
+    return SyncFHIRClient(BASE_URL, authorization=AUTH["Authorization"], requests_config={"timeout": 30})
 
 
 # --- fhirpy ----------------------------------------------------------------------------------
@@ -66,14 +71,14 @@ def test_fhirpy_create_read_update_delete(client):
     with pytest.raises(ResourceNotFound):
         client.get("Patient", patient.id)
     # fhirpy maps 404 and 410 to the same error; check the status itself.
-    gone = requests.get(f"{BASE_URL}/Patient/{patient.id}", timeout=30)
+    gone = requests.get(f"{BASE_URL}/Patient/{patient.id}", headers=AUTH, timeout=30)
     assert gone.status_code == 410, gone.text
 
 
 def test_fhirpy_read_unknown_is_not_found(client):
     with pytest.raises(ResourceNotFound):
         client.get("Patient", f"missing-{uuid.uuid4()}")
-    missing = requests.get(f"{BASE_URL}/Patient/missing-{uuid.uuid4()}", timeout=30)
+    missing = requests.get(f"{BASE_URL}/Patient/missing-{uuid.uuid4()}", headers=AUTH, timeout=30)
     assert missing.status_code == 404, missing.text
     assert missing.json()["resourceType"] == "OperationOutcome"
 
@@ -95,7 +100,7 @@ def test_fhirpy_patch(client):
     reply = requests.patch(
         f"{BASE_URL}/Patient/{patient.id}",
         json=[{"op": "replace", "path": "/name/0/family", "value": "After"}],
-        headers={"content-type": "application/json-patch+json", "accept": "application/fhir+json"},
+        headers={"content-type": "application/json-patch+json", "accept": "application/fhir+json", **AUTH},
         timeout=30,
     )
     assert reply.status_code == 200, reply.text
@@ -169,7 +174,10 @@ def test_fhirpy_transaction(client):
 
 @pytest.fixture(scope="module")
 def server():
-    return FHIRServer(None, base_uri=BASE_URL)
+    server = FHIRServer(None, base_uri=BASE_URL)
+    # fhirclient signs requests only after a SMART launch; a plain bearer token goes on its session.
+    server.session.headers.update(AUTH)
+    return server
 
 
 def test_fhirclient_capability_statement_parses(server):

@@ -27,6 +27,10 @@ struct Args {
     /// FHIR base URL of a tenant, e.g. http://127.0.0.1:8080/tenant/default (loopback only).
     #[arg(long, env = "HEARTH_BASE_URL")]
     base_url: String,
+    /// Bearer token sent with every request, e.g. from
+    /// `hearth token --tenant default --scope 'system/*.cruds'`.
+    #[arg(long, env = "HEARTH_TOKEN", hide_env_values = true)]
+    token: String,
     /// Concurrent requests in the create and read phases (one connection each).
     #[arg(long, default_value_t = 64)]
     concurrency: usize,
@@ -502,7 +506,14 @@ async fn main() -> anyhow::Result<()> {
         bail!("--runs must be between 1 and 20");
     }
 
+    let mut auth = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", args.token))
+        .context("--token is not a valid header value")?;
+    auth.set_sensitive(true);
     let client = reqwest::Client::builder()
+        .default_headers(reqwest::header::HeaderMap::from_iter([(
+            reqwest::header::AUTHORIZATION,
+            auth,
+        )]))
         .pool_max_idle_per_host(args.concurrency.max(args.tx_concurrency))
         .timeout(secs(args.timeout))
         .build()

@@ -3,6 +3,7 @@
 use axum::http::StatusCode;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
+use hearth_auth::Interaction;
 use hearth_fhir::{ResourceId, ResourceType, VersionId};
 use serde_json::Value;
 
@@ -25,6 +26,17 @@ pub enum Op {
 impl Op {
     pub fn is_read(&self) -> bool {
         matches!(self, Op::Read { .. } | Op::VRead { .. })
+    }
+
+    /// The permission the entry needs on its type (conditional matching adds a search,
+    /// checked where it happens).
+    pub fn interaction(&self) -> Interaction {
+        match self {
+            Op::Create { .. } => Interaction::Create,
+            Op::Update { .. } | Op::Patch { .. } => Interaction::Update,
+            Op::Delete { .. } => Interaction::Delete,
+            Op::Read { .. } | Op::VRead { .. } => Interaction::Read,
+        }
     }
 
     /// Processing order of a transaction: DELETE, POST, PUT/PATCH, then GET/HEAD.
@@ -227,12 +239,22 @@ fn patch_document(resource: Option<Value>) -> Result<(PatchFormat, Value), ApiEr
     }
 }
 
-/// Answers a read entry; `None` for entries that write.
+/// Answers a read entry (authorized like a read of its own); `None` for entries that write.
 pub async fn read(ctx: &Ctx, entry: &EntryRequest) -> Option<Result<Done, ApiError>> {
+    if !entry.op.is_read() {
+        return None;
+    }
+    let guard = match ctx.allow(&[Interaction::Read], entry.rt.as_str()) {
+        Ok(guard) => guard,
+        Err(err) => return Some(Err(err)),
+    };
     let result = match &entry.op {
         Op::Read { id } => interaction::read_current(ctx, entry.rt, id).await,
         Op::VRead { id, version } => interaction::read_version(ctx, entry.rt, id, *version).await,
         _ => return None,
     };
-    Some(result.map(|v| Done::new(StatusCode::OK, Some(v))))
+    Some(result.and_then(|v| {
+        guard.check_stored(&ctx.base, &v)?;
+        Ok(Done::new(StatusCode::OK, Some(v)))
+    }))
 }

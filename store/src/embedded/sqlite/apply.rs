@@ -6,7 +6,8 @@ use chrono::{DateTime, Utc};
 use hearth_fhir::VersionId;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::body::{format_instant, identifier_tokens, stamp};
+use super::body::{format_instant, stamp};
+use super::index_write;
 use super::schema::sql_err;
 use crate::{Method, Precondition, StoreError, StoredVersion, WriteKind, WriteOp, WriteOutcome};
 
@@ -67,6 +68,8 @@ struct Current {
     version: u64,
     deleted: bool,
     last_updated_ms: i64,
+    /// The resource's row id in the search index tables (the `seq` of its first version).
+    rid: i64,
 }
 
 fn check(op: &WriteOp, current: Option<&Current>) -> Result<(), StoreError> {
@@ -97,7 +100,7 @@ pub(super) fn apply(
 ) -> Result<Vec<WriteOutcome>, StoreError> {
     let mut select = conn
         .prepare_cached(
-            "SELECT version, deleted, last_updated FROM current WHERE type = ?1 AND id = ?2",
+            "SELECT version, deleted, last_updated, rid FROM current WHERE type = ?1 AND id = ?2",
         )
         .map_err(sql_err("prepare current lookup"))?;
     let mut insert_version = conn
@@ -107,20 +110,11 @@ pub(super) fn apply(
         .map_err(sql_err("prepare version insert"))?;
     let mut upsert_current = conn
         .prepare_cached(
-            "INSERT INTO current (type, id, version, seq, deleted, last_updated) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+            "INSERT INTO current (type, id, version, seq, deleted, last_updated, rid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?4)
              ON CONFLICT (type, id) DO UPDATE SET version = excluded.version, seq = excluded.seq,
                  deleted = excluded.deleted, last_updated = excluded.last_updated",
         )
         .map_err(sql_err("prepare current upsert"))?;
-    let mut delete_identifiers = conn
-        .prepare_cached("DELETE FROM identifiers WHERE type = ?1 AND id = ?2")
-        .map_err(sql_err("prepare identifier delete"))?;
-    let mut insert_identifier = conn
-        .prepare_cached(
-            "INSERT OR IGNORE INTO identifiers (type, value, system, id) VALUES (?1, ?2, ?3, ?4)",
-        )
-        .map_err(sql_err("prepare identifier insert"))?;
-
     let mut outcomes = Vec::with_capacity(ops.len());
     for op in ops {
         let (rt, id) = (op.key.rt.as_str(), op.key.id.as_str());
@@ -130,6 +124,7 @@ pub(super) fn apply(
                     version: row.get::<_, i64>(0)? as u64,
                     deleted: row.get::<_, i64>(1)? != 0,
                     last_updated_ms: row.get(2)?,
+                    rid: row.get(3)?,
                 })
             })
             .optional()
@@ -146,11 +141,16 @@ pub(super) fn apply(
                 continue;
             }
             WriteKind::Delete => (None, None, Method::Delete),
-            WriteKind::Put { body, blob, method } => (Some(body), blob, method),
+            WriteKind::Put {
+                body,
+                blob,
+                method,
+                index,
+            } => (Some((body, index)), blob, method),
         };
         let (ms, last_updated) = clock.stamp(current.as_ref().map(|c| c.last_updated_ms));
-        let bytes = match body {
-            Some(mut body) => {
+        let (bytes, index) = match body {
+            Some((mut body, index)) => {
                 stamp(
                     op.key.rt,
                     &mut body,
@@ -160,24 +160,9 @@ pub(super) fn apply(
                 )?;
                 let bytes = serde_json::to_vec(&body)
                     .map_err(|e| StoreError::internal("serialize resource", e))?;
-                if live {
-                    delete_identifiers
-                        .execute(params![rt, id])
-                        .map_err(sql_err("delete identifiers"))?;
-                }
-                for (system, value) in identifier_tokens(&body) {
-                    insert_identifier
-                        .execute(params![rt, value, system, id])
-                        .map_err(sql_err("insert identifier"))?;
-                }
-                Some(Bytes::from(bytes))
+                (Some(Bytes::from(bytes)), index)
             }
-            None => {
-                delete_identifiers
-                    .execute(params![rt, id])
-                    .map_err(sql_err("delete identifiers"))?;
-                None
-            }
+            None => (None, Vec::new()),
         };
         insert_version
             .execute(params![
@@ -201,6 +186,13 @@ pub(super) fn apply(
                 ms
             ])
             .map_err(sql_err("update current version"))?;
+        // A new resource's rows take the new version's `seq` as their `rid`, so they append
+        // to the index tables' `rid` indexes.
+        let rid = current.as_ref().map_or(seq, |c| c.rid);
+        if live {
+            index_write::remove(conn, rid)?;
+        }
+        index_write::insert(conn, rt, rid, &index)?;
         outcomes.push(WriteOutcome::Written {
             version: StoredVersion {
                 key: op.key,

@@ -1,5 +1,4 @@
-//! The JSON side of a write: the server-set `id` and `meta` members, the instant format, and
-//! the identifier tokens indexed for `find`.
+//! The JSON side of a write: the server-set `id` and `meta` members and the instant format.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use hearth_fhir::{ResourceType, VersionId};
@@ -64,23 +63,6 @@ pub(super) fn stamp(
     Ok(())
 }
 
-/// The `(system, value)` pairs of the resource's top-level `identifier` (an array of
-/// Identifier, or a single one for some types); an absent member is the empty string.
-pub(super) fn identifier_tokens(body: &Map<String, Value>) -> Vec<(&str, &str)> {
-    match body.get("identifier") {
-        Some(Value::Array(items)) => items.iter().filter_map(token).collect(),
-        Some(single @ Value::Object(_)) => token(single).into_iter().collect(),
-        _ => Vec::new(),
-    }
-}
-
-fn token(v: &Value) -> Option<(&str, &str)> {
-    let obj = v.as_object()?;
-    let system = obj.get("system").and_then(Value::as_str).unwrap_or("");
-    let value = obj.get("value").and_then(Value::as_str).unwrap_or("");
-    (!system.is_empty() || !value.is_empty()).then_some((system, value))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -129,26 +111,6 @@ mod tests {
                 .is_err(),
                 "{input}"
             );
-        }
-    }
-
-    #[test]
-    fn identifiers_are_extracted() {
-        let cases: [(&str, &[(&str, &str)]); 4] = [
-            (
-                r#"{"identifier":[{"system":"s","value":"1"},{"value":"2"},{"system":"t"},{}]}"#,
-                &[("s", "1"), ("", "2"), ("t", "")],
-            ),
-            (
-                r#"{"identifier":{"system":"s","value":"1"}}"#,
-                &[("s", "1")],
-            ),
-            (r#"{"identifier":"junk"}"#, &[]),
-            (r#"{}"#, &[]),
-        ];
-        for (input, expected) in cases {
-            let body: Map<String, Value> = serde_json::from_str(input).unwrap();
-            assert_eq!(identifier_tokens(&body), expected, "{input}");
         }
     }
 

@@ -7,8 +7,10 @@
 
 mod apply;
 mod body;
+mod index_write;
 mod query;
 mod schema;
+mod search;
 mod tenant;
 mod writer;
 
@@ -17,14 +19,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use hearth_fhir::search::Criterion;
-use hearth_fhir::{ResourceType, VersionId};
+use hearth_fhir::VersionId;
+use hearth_fhir::search::query::SearchQuery;
 use hearth_tenancy::{TenantId, TenantRegistry};
 
 use self::tenant::TenantDb;
 use crate::{
-    HistoryPage, HistoryQuery, HistoryScope, ResourceKey, ResourceStore, StoreError, StoredVersion,
-    WriteOp, WriteOutcome,
+    HistoryPage, HistoryQuery, HistoryScope, ResourceKey, ResourceStore, SearchIndex, SearchPage,
+    StoreError, StoredVersion, WriteOp, WriteOutcome,
 };
 
 /// Tuning of the embedded resource store; `Default` suits a small server.
@@ -167,23 +169,6 @@ impl ResourceStore for SqliteResourceStore {
             .await
     }
 
-    async fn find(
-        &self,
-        tenant: &TenantId,
-        rt: ResourceType,
-        criteria: &[Criterion],
-        limit: usize,
-    ) -> Result<Vec<ResourceKey>, StoreError> {
-        if limit == 0 {
-            return Ok(Vec::new());
-        }
-        let criteria = criteria.to_vec();
-        self.db(tenant)
-            .await?
-            .read(move |conn| query::find(conn, rt, criteria, limit))
-            .await
-    }
-
     async fn forget_tenant(&self, tenant: &TenantId) {
         if let Ok(mut tenants) = self.tenants.lock() {
             tenants.remove(tenant);
@@ -192,5 +177,20 @@ impl ResourceStore for SqliteResourceStore {
 
     async fn ready(&self) -> Result<(), StoreError> {
         Ok(())
+    }
+}
+
+#[async_trait]
+impl SearchIndex for SqliteResourceStore {
+    async fn search(
+        &self,
+        tenant: &TenantId,
+        query: &SearchQuery,
+    ) -> Result<SearchPage, StoreError> {
+        let query = query.clone();
+        self.db(tenant)
+            .await?
+            .read(move |conn| search::run(conn, &query))
+            .await
     }
 }

@@ -1,8 +1,7 @@
-//! The read side: read, vread, history pages and `find`, each on one read connection.
+//! The read side: read, vread and history pages, each on one read connection.
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use hearth_fhir::search::{Criterion, DatePrefix, DateRange};
 use hearth_fhir::{ResourceId, ResourceType, VersionId};
 use rusqlite::types::Value as SqlValue;
 use rusqlite::{Connection, Row, params, params_from_iter};
@@ -26,7 +25,11 @@ fn method(code: i64) -> rusqlite::Result<Method> {
 }
 
 /// Decodes `version, last_updated, method, body, blob` starting at column `at`.
-fn version_of(key: ResourceKey, row: &Row<'_>, at: usize) -> rusqlite::Result<StoredVersion> {
+pub(super) fn version_of(
+    key: ResourceKey,
+    row: &Row<'_>,
+    at: usize,
+) -> rusqlite::Result<StoredVersion> {
     let version =
         VersionId::new(row.get::<_, i64>(at)? as u64).ok_or_else(|| corrupt("version"))?;
     let last_updated = DateTime::<Utc>::from_timestamp_millis(row.get(at + 1)?)
@@ -177,7 +180,7 @@ pub(super) fn history(
 }
 
 /// Decodes the `type, id` of columns 1 and 2.
-fn decode_key(row: &Row<'_>) -> rusqlite::Result<ResourceKey> {
+pub(super) fn decode_key(row: &Row<'_>) -> rusqlite::Result<ResourceKey> {
     let rt: ResourceType = row
         .get_ref(1)?
         .as_str()?
@@ -189,145 +192,4 @@ fn decode_key(row: &Row<'_>) -> rusqlite::Result<ResourceKey> {
         .parse()
         .map_err(|_| corrupt("id"))?;
     Ok(ResourceKey::new(rt, id))
-}
-
-fn decode_id(row: &Row<'_>) -> rusqlite::Result<ResourceId> {
-    row.get_ref(0)?.as_str()?.parse().map_err(|_| corrupt("id"))
-}
-
-/// The millisecond bounds `[lo, hi)` a `_lastUpdated` criterion accepts, and whether it is
-/// negated (`ne`); mirrors `DateRange::matches_instant` on whole milliseconds.
-fn last_updated_bounds(prefix: DatePrefix, range: DateRange) -> (Option<i64>, Option<i64>, bool) {
-    let (start, end) = (ceil_ms(range.start), ceil_ms(range.end));
-    match prefix {
-        DatePrefix::Eq => (Some(start), Some(end), false),
-        DatePrefix::Ne => (Some(start), Some(end), true),
-        DatePrefix::Gt | DatePrefix::Sa => (Some(end), None, false),
-        DatePrefix::Lt | DatePrefix::Eb => (None, Some(start), false),
-        DatePrefix::Ge => (Some(start), None, false),
-        DatePrefix::Le => (None, Some(end), false),
-        DatePrefix::Ap => {
-            let slack = (Utc::now() - range.start).abs() / 10;
-            (
-                Some(ceil_ms(range.start - slack)),
-                Some(ceil_ms(range.end + slack)),
-                false,
-            )
-        }
-    }
-}
-
-pub(super) fn find(
-    conn: &Connection,
-    rt: ResourceType,
-    criteria: Vec<Criterion>,
-    limit: usize,
-) -> Result<Vec<ResourceKey>, StoreError> {
-    let text = |s: &str| SqlValue::Text(s.to_owned());
-    let mut sql = String::from("SELECT c.id FROM current c WHERE c.type = ? AND c.deleted = 0");
-    let mut args = vec![text(rt.as_str())];
-    for criterion in &criteria {
-        match criterion {
-            Criterion::Ids(ids) => {
-                sql.push_str(" AND c.id IN (SELECT value FROM json_each(?))");
-                let ids: Vec<&str> = ids.iter().map(ResourceId::as_str).collect();
-                args.push(SqlValue::Text(
-                    serde_json::to_string(&ids)
-                        .map_err(|e| StoreError::internal("encode ids", e))?,
-                ));
-            }
-            Criterion::Identifier(tokens) => {
-                sql.push_str(
-                    " AND c.id IN (SELECT i.id FROM identifiers i WHERE i.type = ? AND (0",
-                );
-                args.push(text(rt.as_str()));
-                for token in tokens {
-                    sql.push_str(" OR (1");
-                    if let Some(code) = &token.code {
-                        sql.push_str(" AND i.value = ?");
-                        args.push(text(code));
-                    }
-                    if let Some(system) = &token.system {
-                        sql.push_str(" AND i.system = ?");
-                        args.push(text(system.as_deref().unwrap_or("")));
-                    }
-                    sql.push(')');
-                }
-                sql.push_str("))");
-            }
-            Criterion::LastUpdated(prefix, range) => {
-                let (lo, hi, negate) = last_updated_bounds(*prefix, *range);
-                sql.push_str(if negate { " AND NOT (1" } else { " AND (1" });
-                if let Some(lo) = lo {
-                    sql.push_str(" AND c.last_updated >= ?");
-                    args.push(SqlValue::Integer(lo));
-                }
-                if let Some(hi) = hi {
-                    sql.push_str(" AND c.last_updated < ?");
-                    args.push(SqlValue::Integer(hi));
-                }
-                sql.push(')');
-            }
-        }
-    }
-    sql.push_str(" ORDER BY c.id LIMIT ?");
-    args.push(SqlValue::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
-    let mut stmt = conn.prepare_cached(&sql).map_err(sql_err("prepare find"))?;
-    let mut rows = stmt
-        .query(params_from_iter(args.iter()))
-        .map_err(sql_err("find resources"))?;
-    let mut keys = Vec::new();
-    while let Some(row) = rows.next().map_err(sql_err("find resources"))? {
-        let id = decode_id(row).map_err(sql_err("decode id"))?;
-        keys.push(ResourceKey::new(rt, id));
-    }
-    Ok(keys)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use hearth_fhir::search::parse_date_range;
-
-    fn matches(bounds: (Option<i64>, Option<i64>, bool), t: i64) -> bool {
-        let inside = bounds.0.is_none_or(|lo| t >= lo) && bounds.1.is_none_or(|hi| t < hi);
-        inside != bounds.2
-    }
-
-    #[test]
-    fn last_updated_bounds_agree_with_matches_instant() {
-        use DatePrefix::*;
-        let base = DateTime::parse_from_rfc3339("2024-02-29T10:00:05Z")
-            .unwrap()
-            .timestamp_millis();
-        for value in [
-            "2024",
-            "2024-02-29",
-            "2024-02-29T10:00:05Z",
-            "2024-02-29T10:00:05.5Z",
-            "2024-02-29T10:00:05.1234Z",
-        ] {
-            let range = parse_date_range(value).unwrap();
-            for prefix in [Eq, Ne, Gt, Lt, Ge, Le, Sa, Eb] {
-                for t in [
-                    base - 86_400_000,
-                    base - 1,
-                    base,
-                    base + 1,
-                    base + 123,
-                    base + 124,
-                    base + 500,
-                    base + 600,
-                    base + 1000,
-                ] {
-                    let instant = DateTime::from_timestamp_millis(t).unwrap();
-                    assert_eq!(
-                        matches(last_updated_bounds(prefix, range), t),
-                        range.matches_instant(prefix, instant),
-                        "{prefix:?}{value} at {instant}"
-                    );
-                }
-            }
-        }
-    }
 }

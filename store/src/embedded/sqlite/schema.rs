@@ -1,8 +1,8 @@
 //! Opening a tenant's SQLite file: pragmas, schema, and the mapping of SQLite errors.
 //!
 //! Tables: `versions` (every version, `seq` is the tenant-wide order used by history
-//! cursors), `current` (the current version of each resource) and `identifiers` (the
-//! identifier tokens of live resources, for `find`). All three change in one transaction.
+//! cursors), `current` (the current version of each resource) and the seven search index
+//! tables `ix_*` (entries of live current versions). All change in one transaction.
 
 use std::path::Path;
 use std::time::Duration;
@@ -32,18 +32,54 @@ CREATE TABLE IF NOT EXISTS current (
     seq          INTEGER NOT NULL,
     deleted      INTEGER NOT NULL,
     last_updated INTEGER NOT NULL,
+    rid          INTEGER,
     PRIMARY KEY (type, id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS current_by_last_updated ON current (type, last_updated);
+CREATE UNIQUE INDEX IF NOT EXISTS current_by_rid ON current (rid);
 
-CREATE TABLE IF NOT EXISTS identifiers (
-    type   TEXT NOT NULL,
-    value  TEXT NOT NULL,
-    system TEXT NOT NULL,
-    id     TEXT NOT NULL,
-    PRIMARY KEY (type, value, system, id)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS identifiers_by_resource ON identifiers (type, id);
+-- Search index: one table per value shape (see hearth_fhir::search::index), rows of live
+-- current versions only, replaced on every write of the resource. Each table is clustered by
+-- (`rid`, `n`): `rid` is the resource's `current.rid` (the `seq` of its first version) and `n`
+-- the entry's position, so a new resource's rows append instead of touching a random page per
+-- row as a (type, id) key would, and removing them is one range delete. The `_value` index
+-- (which also holds `rid`) serves the searches.
+-- `grp` correlates the components of one composite value (0 otherwise).
+CREATE TABLE IF NOT EXISTS ix_string (
+    rid INTEGER NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    norm TEXT NOT NULL, exact TEXT NOT NULL, grp INTEGER NOT NULL,
+    PRIMARY KEY (rid, n)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_string_value ON ix_string (type, param, norm);
+CREATE TABLE IF NOT EXISTS ix_token (
+    rid INTEGER NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    system TEXT, code TEXT, text TEXT, grp INTEGER NOT NULL,
+    PRIMARY KEY (rid, n)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_token_value ON ix_token (type, param, code, system);
+CREATE TABLE IF NOT EXISTS ix_date (
+    rid INTEGER NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    low INTEGER NOT NULL, high INTEGER NOT NULL, grp INTEGER NOT NULL,
+    PRIMARY KEY (rid, n)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_date_value ON ix_date (type, param, low);
+CREATE TABLE IF NOT EXISTS ix_number (
+    rid INTEGER NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    low REAL NOT NULL, high REAL NOT NULL, grp INTEGER NOT NULL,
+    PRIMARY KEY (rid, n)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_number_value ON ix_number (type, param, low);
+CREATE TABLE IF NOT EXISTS ix_quantity (
+    rid INTEGER NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    low REAL NOT NULL, high REAL NOT NULL, system TEXT, code TEXT, unit TEXT,
+    grp INTEGER NOT NULL, PRIMARY KEY (rid, n)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_quantity_value ON ix_quantity (type, param, low);
+CREATE TABLE IF NOT EXISTS ix_reference (
+    rid INTEGER NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    target_type TEXT, target_id TEXT, url TEXT, grp INTEGER NOT NULL,
+    PRIMARY KEY (rid, n)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_reference_value ON ix_reference (type, param, target_id);
+CREATE TABLE IF NOT EXISTS ix_uri (
+    rid INTEGER NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    uri TEXT NOT NULL, grp INTEGER NOT NULL,
+    PRIMARY KEY (rid, n)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_uri_value ON ix_uri (type, param, uri);
 ";
 
 /// Maps a SQLite error: lock contention is `Busy` (retryable), anything else `Internal`.
@@ -79,10 +115,31 @@ pub(super) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connect
         "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;",
     )
     .map_err(sql_err("set pragmas"))?;
+    migrate(&conn)?;
+    // Statements: the writes, and the index inserts (one per table and row count).
+    conn.set_prepared_statement_cache_capacity(160);
     conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
         .map_err(sql_err("create schema"))?;
-    conn.set_prepared_statement_cache_capacity(32);
     Ok(conn)
+}
+
+/// Files made before the search index: `current` gains `rid` (set to `seq`, unique per
+/// resource); their resources have no index entries until they are written again.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let columns: i64 = conn
+        .query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('current') WHERE name IN ('seq', 'rid')",
+            [],
+            |row| row.get(0),
+        )
+        .map_err(sql_err("inspect schema"))?;
+    if columns == 1 {
+        conn.execute_batch(
+            "BEGIN IMMEDIATE; ALTER TABLE current ADD COLUMN rid INTEGER; UPDATE current SET rid = seq; COMMIT;",
+        )
+        .map_err(sql_err("add current.rid"))?;
+    }
+    Ok(())
 }
 
 /// Opens a read-only connection on a file the writer already created.
@@ -94,8 +151,8 @@ pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connect
         .map_err(sql_err("open tenant database for reading"))?;
     conn.busy_timeout(busy_timeout)
         .map_err(sql_err("set busy timeout"))?;
-    conn.execute_batch("PRAGMA cache_size = -8000;")
+    conn.execute_batch("PRAGMA cache_size = -8000; PRAGMA temp_store = MEMORY;")
         .map_err(sql_err("set pragmas"))?;
-    conn.set_prepared_statement_cache_capacity(64);
+    conn.set_prepared_statement_cache_capacity(256);
     Ok(conn)
 }

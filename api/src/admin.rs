@@ -1,0 +1,193 @@
+//! The admin API (admin token only): tenants (`/admin/tenants[/{id}]`, suspend and resume)
+//! and their SMART backend-services clients (`/admin/tenants/{id}/clients[/{client_id}]`).
+//! Plain JSON in and out; errors are OperationOutcomes like everywhere else.
+
+use axum::Json;
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use hearth_tenancy::{Tenant, TenantId, TenantStatus};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::auth::{Admin, ClientRegistration};
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The body of `POST /admin/tenants`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewTenant {
+    pub id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+}
+
+fn tenant_id(id: &str) -> Result<TenantId, ApiError> {
+    id.parse()
+        .map_err(|e: hearth_tenancy::TenantIdError| ApiError::bad_request(e.to_string()))
+}
+
+fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
+    body.map(|Json(v)| v)
+        .map_err(|e| ApiError::bad_request(e.body_text()))
+}
+
+/// Runs blocking registry calls off the runtime.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| ApiError::internal(format!("admin task: {e}")))?
+}
+
+/// The tenant, or 404.
+async fn existing(state: &AppState, id: &TenantId) -> Result<Tenant, ApiError> {
+    let registry = state.tenants.clone();
+    let id = id.clone();
+    blocking(move || {
+        registry
+            .get(&id)?
+            .ok_or_else(|| ApiError::not_found(format!("tenant '{id}' not found")))
+    })
+    .await
+}
+
+/// `POST /admin/tenants` `{"id", "name"}` → 201 with the tenant; usable at once.
+pub async fn create_tenant(
+    State(state): State<AppState>,
+    _admin: Admin,
+    body: Result<Json<NewTenant>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let new = json_body(body)?;
+    let id = tenant_id(&new.id)?;
+    let name = new.name.unwrap_or_else(|| new.id.clone());
+    let registry = state.tenants.clone();
+    let tenant = blocking(move || Ok(registry.create(&id, &name)?)).await?;
+    tracing::info!(tenant_id = %tenant.id, "tenant created");
+    Ok((StatusCode::CREATED, Json(tenant)).into_response())
+}
+
+/// `GET /admin/tenants` → `{"tenants": [...]}`.
+pub async fn list_tenants(
+    State(state): State<AppState>,
+    _admin: Admin,
+) -> Result<Json<Value>, ApiError> {
+    let registry = state.tenants.clone();
+    let tenants = blocking(move || Ok(registry.list()?)).await?;
+    Ok(Json(json!({ "tenants": tenants })))
+}
+
+/// `GET /admin/tenants/{id}`.
+pub async fn get_tenant(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _admin: Admin,
+) -> Result<Json<Tenant>, ApiError> {
+    let id = tenant_id(&id)?;
+    Ok(Json(existing(&state, &id).await?))
+}
+
+/// `DELETE /admin/tenants/{id}` → 204; the tenant's URLs answer 404 at once.
+pub async fn delete_tenant(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _admin: Admin,
+) -> Result<StatusCode, ApiError> {
+    let id = tenant_id(&id)?;
+    let registry = state.tenants.clone();
+    let deleted = id.clone();
+    // Forget the tenant before and after: no request admitted by the cache in between.
+    state.forget_tenant(&id);
+    blocking(move || Ok(registry.delete(&deleted)?)).await?;
+    state.forget_tenant(&id);
+    // Close the store's handles on the removed files, so a tenant created again with this id
+    // starts from new, empty partitions.
+    state.store.forget_tenant(&id).await;
+    tracing::info!(tenant_id = %id, "tenant deleted");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /admin/tenants/{id}/suspend`: the tenant's URLs answer 404 (as for an unknown
+/// tenant) and its clients get no tokens, until `resume`. Its data stays.
+pub async fn suspend_tenant(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    admin: Admin,
+) -> Result<Json<Tenant>, ApiError> {
+    set_status(state, id, admin, TenantStatus::Suspended).await
+}
+
+/// `POST /admin/tenants/{id}/resume`: active again.
+pub async fn resume_tenant(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    admin: Admin,
+) -> Result<Json<Tenant>, ApiError> {
+    set_status(state, id, admin, TenantStatus::Active).await
+}
+
+async fn set_status(
+    state: AppState,
+    id: String,
+    _admin: Admin,
+    status: TenantStatus,
+) -> Result<Json<Tenant>, ApiError> {
+    let id = tenant_id(&id)?;
+    let registry = state.tenants.clone();
+    let target = id.clone();
+    let tenant = blocking(move || Ok(registry.set_status(&target, status)?)).await?;
+    state.forget_tenant(&id);
+    tracing::info!(tenant_id = %id, status = ?status, "tenant status changed");
+    Ok(Json(tenant))
+}
+
+/// `POST /admin/tenants/{id}/clients` `{client_id, jwks | jwks_uri, scope}` → 201.
+pub async fn register_client(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _admin: Admin,
+    body: Result<Json<ClientRegistration>, JsonRejection>,
+) -> Result<Response, ApiError> {
+    let id = tenant_id(&id)?;
+    let registration = json_body(body)?;
+    existing(&state, &id).await?;
+    let client = registration.into_client(id.clone())?;
+    state.auth.clients.register(client.clone()).await?;
+    tracing::info!(tenant_id = %id, client_id = %client.client_id, "client registered");
+    let body = crate::auth::client_json(&client);
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// `GET /admin/tenants/{id}/clients` → `{"clients": [...]}`.
+pub async fn list_clients(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    _admin: Admin,
+) -> Result<Json<Value>, ApiError> {
+    let id = tenant_id(&id)?;
+    existing(&state, &id).await?;
+    let clients = state.auth.clients.list(&id).await?;
+    let clients: Vec<Value> = clients.iter().map(crate::auth::client_json).collect();
+    Ok(Json(json!({ "clients": clients })))
+}
+
+/// `DELETE /admin/tenants/{id}/clients/{client_id}` → 204, or 404.
+pub async fn delete_client(
+    State(state): State<AppState>,
+    Path((id, client_id)): Path<(String, String)>,
+    _admin: Admin,
+) -> Result<StatusCode, ApiError> {
+    let id = tenant_id(&id)?;
+    existing(&state, &id).await?;
+    if state.auth.clients.remove(&id, &client_id).await? {
+        tracing::info!(tenant_id = %id, client_id = %client_id, "client removed");
+        Ok(StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found(format!(
+            "no client '{client_id}' in tenant '{id}'"
+        )))
+    }
+}

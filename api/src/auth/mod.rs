@@ -1,0 +1,158 @@
+//! Authentication and authorization at the edge of every request: the services built once
+//! from configuration ([`Auth`]), the [`Caller`] and [`Admin`] extractors (bearer token →
+//! principal), and [`Guard`], which applies an [`hearth_auth::Access`] to the resources an
+//! interaction touches.
+//!
+//! Which requests need a token is decided by types: a FHIR handler cannot build its
+//! [`crate::context::Ctx`] without a [`Caller`]; only `metadata` and
+//! `.well-known/smart-configuration` use the token-less `Ctx::open`.
+
+mod clients;
+pub(crate) mod endpoints;
+mod guard;
+mod jwks_http;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::SystemTime;
+
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use hearth_auth::{
+    Authorizer, ConfigError, JwksSource, LocalSigner, MemoryReplayCache, Principal, RbacConfig,
+    TokenService, TokenServiceConfig, Validator, ValidatorConfig,
+};
+use hearth_tenancy::TenantRegistry;
+
+pub(crate) use clients::client_json;
+pub use clients::{ClientRegistration, FileClientRegistry};
+pub(crate) use guard::Guard;
+pub use jwks_http::HttpJwksSource;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// What [`Auth::new`] is built from (the `[auth]` configuration and the local signing key).
+pub struct AuthSetup {
+    /// The local signing key ([`LocalSigner::load_or_create`] on
+    /// [`hearth_auth::signing_key_path`]).
+    pub signer: Arc<LocalSigner>,
+    pub validator: ValidatorConfig,
+    pub rbac: RbacConfig,
+    /// Lifetime of tokens issued by `POST /auth/token` (capped at 300 s by the auth crate).
+    pub token_lifetime_secs: u64,
+    /// The data dir: registered clients live under it.
+    pub data_dir: PathBuf,
+}
+
+/// The authentication and authorization services of the API.
+pub struct Auth {
+    pub(crate) validator: Validator,
+    pub(crate) authorizer: Authorizer,
+    pub(crate) tokens: TokenService,
+    pub(crate) clients: Arc<FileClientRegistry>,
+}
+
+impl Auth {
+    /// Builds the services; fails when the configuration cannot work (see
+    /// [`Validator::new`]).
+    pub fn new(setup: AuthSetup, tenants: TenantRegistry) -> Result<Auth, ConfigError> {
+        let source: Arc<dyn JwksSource> = Arc::new(HttpJwksSource::new()?);
+        let validator =
+            Validator::new(setup.validator.clone(), setup.signer.jwks(), source.clone())?;
+        let clients = Arc::new(FileClientRegistry::new(&setup.data_dir, tenants));
+        let mut token_config = TokenServiceConfig::for_validator(&setup.validator);
+        token_config.token_lifetime_secs = setup.token_lifetime_secs;
+        let tokens = TokenService::new(
+            token_config,
+            setup.signer,
+            clients.clone(),
+            Arc::new(MemoryReplayCache::default()),
+            source,
+        );
+        Ok(Auth {
+            validator,
+            authorizer: Authorizer::new(setup.rbac),
+            tokens,
+            clients,
+        })
+    }
+}
+
+/// The principal of a request with a valid bearer token. Rejects with 401 (no or invalid
+/// token) or 503 (an identity provider's keys could not be fetched).
+#[derive(Clone)]
+pub struct Caller(pub Arc<Principal>);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Caller, ApiError> {
+        let token = bearer_token(&parts.headers)?;
+        let principal = state
+            .auth
+            .validator
+            .validate(token, SystemTime::now())
+            .await?;
+        Ok(Caller(Arc::new(principal)))
+    }
+}
+
+/// A caller with an admin token (`/admin` API); others get 403.
+pub struct Admin(#[allow(dead_code)] pub Arc<Principal>);
+
+impl FromRequestParts<AppState> for Admin {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Admin, ApiError> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        principal.require_admin()?;
+        Ok(Admin(principal))
+    }
+}
+
+/// The token of `Authorization: Bearer TOKEN` (scheme case-insensitive).
+fn bearer_token(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let missing = || ApiError::unauthenticated("a bearer token is required");
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .ok_or_else(missing)?
+        .to_str()
+        .map_err(|_| missing())?;
+    match value.trim().split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") => {
+            let token = token.trim();
+            if token.is_empty() {
+                Err(missing())
+            } else {
+                Ok(token)
+            }
+        }
+        _ => Err(missing()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bearer_tokens() {
+        for (value, expected) in [
+            (Some("Bearer abc"), Some("abc")),
+            (Some("bearer  abc "), Some("abc")),
+            (Some("BEARER abc"), Some("abc")),
+            (Some("Basic abc"), None),
+            (Some("Bearer "), None),
+            (Some("Bearer"), None),
+            (None, None),
+        ] {
+            let mut headers = HeaderMap::new();
+            if let Some(v) = value {
+                headers.insert(axum::http::header::AUTHORIZATION, v.parse().unwrap());
+            }
+            assert_eq!(bearer_token(&headers).ok(), expected, "{value:?}");
+        }
+    }
+}
