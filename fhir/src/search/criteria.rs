@@ -78,6 +78,10 @@ fn invalid(msg: impl Into<String>) -> Issue {
 pub fn parse_date_range(s: &str) -> Result<DateRange, Issue> {
     let bad = || invalid(format!("invalid date search value '{s}'"));
     let start_of_day = |d: NaiveDate| Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN));
+    // Dates are ASCII; anything else is refused before byte-offset slicing below.
+    if !s.is_ascii() {
+        return Err(bad());
+    }
     match s.len() {
         4 => {
             let year: i32 = s.parse().map_err(|_| bad())?;
@@ -325,6 +329,8 @@ mod tests {
             "2024-02-30",
             "2024-02-29T25:00",
             "yesterday",
+            "2024-01-01T10:00é+01:00",
+            "\u{10f109}\u{10f109}zé<",
         ] {
             assert!(parse_date_range(bad).is_err(), "{bad}");
         }
