@@ -2,7 +2,8 @@
 //! leeway) against the accepted issuers — the local signing key and configured OIDC issuers —
 //! and turns it into a [`Principal`].
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
 use hearth_tenancy::TenantId;
@@ -125,7 +126,13 @@ pub struct Validator {
     config: ValidatorConfig,
     local_keys: JwkSet,
     jwks: JwksCache,
+    /// Tokens whose signature and claims were verified, with their principal, until they expire:
+    /// a signature check costs far more than a request, and clients reuse a token many times.
+    verified: RwLock<HashMap<Box<str>, Principal>>,
 }
+
+/// Most verified tokens remembered; beyond it, expired ones are dropped, then all.
+const VERIFIED_CACHE_LIMIT: usize = 10_000;
 
 enum Issuer<'a> {
     Local,
@@ -171,6 +178,7 @@ impl Validator {
             config,
             local_keys,
             jwks: JwksCache::new(source),
+            verified: RwLock::new(HashMap::new()),
         })
     }
 
@@ -178,8 +186,35 @@ impl Validator {
         &self.config
     }
 
-    /// Checks `token` (the bearer token without `Bearer `) at time `now`.
+    /// Checks `token` (the bearer token without `Bearer `) at time `now`. A token verified
+    /// before is answered from memory until its `exp`; the exact token text is the key, so only
+    /// what was verified byte for byte is reused.
     pub async fn validate(&self, token: &str, now: SystemTime) -> Result<Principal, AuthError> {
+        let seconds = unix_seconds(now);
+        if let Ok(verified) = self.verified.read()
+            && let Some(principal) = verified.get(token)
+            && seconds < principal.expires_at
+        {
+            return Ok(principal.clone());
+        }
+        let principal = self.validate_uncached(token, now).await?;
+        if let Ok(mut verified) = self.verified.write() {
+            if verified.len() >= VERIFIED_CACHE_LIMIT {
+                verified.retain(|_, p| seconds < p.expires_at);
+                if verified.len() >= VERIFIED_CACHE_LIMIT {
+                    verified.clear();
+                }
+            }
+            verified.insert(token.into(), principal.clone());
+        }
+        Ok(principal)
+    }
+
+    async fn validate_uncached(
+        &self,
+        token: &str,
+        now: SystemTime,
+    ) -> Result<Principal, AuthError> {
         let now = unix_seconds(now);
         if token.len() > MAX_TOKEN_LEN {
             return Err(AuthError::Malformed("token too long".into()));

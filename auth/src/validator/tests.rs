@@ -366,3 +366,20 @@ fn invalid_configurations_are_refused() {
     let defaults: ValidatorConfig = toml::from_str("").unwrap();
     assert_eq!(defaults, ValidatorConfig::default());
 }
+
+#[test]
+fn a_verified_token_is_remembered_only_until_it_expires() {
+    let (f, v) = setup();
+    let claims = local_claims();
+    let token = local_token(&f, &serde_json::to_value(&claims).unwrap());
+    // Verified once, then answered from memory while valid.
+    assert!(validate_at(&v, &token, NOW).is_ok());
+    assert!(validate_at(&v, &token, NOW + 100).is_ok());
+    // Past `exp` and the leeway, the remembered token is refused like any expired one.
+    assert!(validate_at(&v, &token, NOW + 300 + 61).is_err());
+    // A different token with the same claims but a changed byte is verified afresh.
+    let mut tampered = token.clone();
+    tampered.pop();
+    tampered.push(if token.ends_with('A') { 'B' } else { 'A' });
+    assert!(validate_at(&v, &tampered, NOW).is_err());
+}
