@@ -12,8 +12,6 @@ use rusqlite::types::Value as SqlValue;
 pub(super) struct Sql {
     pub(super) text: String,
     pub(super) args: Vec<SqlValue>,
-    /// Tie top-level subqueries to the row (see `member`).
-    pub(super) correlate: bool,
     aliases: usize,
 }
 
@@ -88,7 +86,7 @@ impl Sql {
 }
 
 /// Which resources a filter applies to: one type (subqueries bind it) or the types of a
-/// system search (subqueries correlate on the row's type).
+/// system search (subqueries bind no type; `rid` identifies the resource).
 #[derive(Debug, Clone, Copy)]
 pub(super) enum Scope<'a> {
     One(&'a str),
@@ -135,15 +133,10 @@ fn index_param(code: &str, v: &ValueTest) -> String {
 
 /// Appends "the resource `alias` is (not) among the `rid`s of the subquery `body` appends
 /// after `SELECT`"; `body` gets the type to bind, if the scope has one.
-///
-/// When the builder `correlate`s (a page walked in key order), the top-level subqueries are
-/// tied to the row (`inner.rid = c.rid`), so each row is checked through the index table's
-/// `(rid, n)` key instead of SQLite materializing the whole list of matches first.
 fn member(
     sql: &mut Sql,
     scope: Scope<'_>,
     alias: &str,
-    inner: &str,
     negate: bool,
     body: impl FnOnce(&mut Sql, Option<&str>),
 ) {
@@ -156,9 +149,6 @@ fn member(
             Scope::Many => None,
         },
     );
-    if sql.correlate && alias == "c" {
-        sql.push(&format!(" AND {inner}.rid = {alias}.rid"));
-    }
     sql.push(")");
 }
 
@@ -209,7 +199,7 @@ pub(super) fn filter(sql: &mut Sql, scope: Scope<'_>, alias: &str, f: &Filter) {
                 f.kind
             };
             // A composite's presence is approximated by its first component's.
-            member(sql, scope, alias, "t", *missing, |sql, ty| {
+            member(sql, scope, alias, *missing, |sql, ty| {
                 select_from(sql, table(kind), "t", ty);
                 sql.push(" AND t.param = ").arg(param);
             });
@@ -251,7 +241,7 @@ pub(super) fn filter(sql: &mut Sql, scope: Scope<'_>, alias: &str, f: &Filter) {
             };
             for (kind, param, tests) in groups {
                 or(sql);
-                member(sql, scope, alias, "t", false, |sql, ty| {
+                member(sql, scope, alias, false, |sql, ty| {
                     select_from(sql, table(kind), "t", ty);
                     sql.push(" AND t.param = ").arg(param).push(" AND ");
                     let several = tests.len() > 1;
@@ -273,14 +263,14 @@ pub(super) fn filter(sql: &mut Sql, scope: Scope<'_>, alias: &str, f: &Filter) {
             }
             for components in composites {
                 or(sql);
-                member(sql, scope, alias, "t0", false, |sql, ty| {
+                member(sql, scope, alias, false, |sql, ty| {
                     composite(sql, code, ty, components);
                 });
             }
             sql.push(")");
         }
         Test::Chain(branches) => {
-            member(sql, scope, alias, "r", false, |sql, ty| {
+            member(sql, scope, alias, false, |sql, ty| {
                 select_from(sql, "ix_reference", "r", ty);
                 sql.push(" AND r.param = ")
                     .arg(code.to_owned())

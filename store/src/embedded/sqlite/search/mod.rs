@@ -28,10 +28,7 @@ const SCAN_ABOVE: u64 = 1_000;
 
 /// The `WHERE` clause selecting the matches (on `current c`); `drive` lets filters drive.
 fn matches_where(q: &SearchQuery, drive: bool) -> Sql {
-    let mut sql = Sql {
-        correlate: !drive,
-        ..Sql::default()
-    };
+    let mut sql = Sql::default();
     sql.push("c.deleted = 0");
     let plus = if drive { type_prefix(&q.filters) } else { "" };
     match q.types.as_slice() {
