@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use hearth_fhir::ResourceType;
+use hearth_fhir::search::registry::{ParamType, Registry};
 use serde_json::{Value, json};
 
 /// The statement for every resource type; `implementation.url` is added per request.
@@ -15,10 +16,11 @@ pub fn capability_statement() -> Bytes {
         "history-instance",
         "history-type",
         "create",
+        "search-type",
     ];
     let resources: Vec<Value> = ResourceType::all()
         .map(|rt| {
-            let mut resource = json!({
+            json!({
                 "type": rt.as_str(),
                 "profile": format!("http://hl7.org/fhir/StructureDefinition/{rt}"),
                 "interaction": interactions.iter().map(|code| json!({ "code": code })).collect::<Vec<_>>(),
@@ -29,17 +31,10 @@ pub fn capability_statement() -> Bytes {
                 "conditionalRead": "modified-since",
                 "conditionalUpdate": true,
                 "conditionalDelete": "single",
-                "searchParam": [
-                    { "name": "_id", "type": "token", "documentation": "In conditional interactions." },
-                    { "name": "_lastUpdated", "type": "date", "documentation": "In conditional interactions." },
-                ],
-            });
-            if has_identifier(rt)
-                && let Some(params) = resource["searchParam"].as_array_mut()
-            {
-                params.push(json!({ "name": "identifier", "type": "token", "documentation": "In conditional interactions." }));
-            }
-            resource
+                "searchParam": search_params(rt),
+                "searchInclude": ["*"],
+                "searchRevInclude": ["*"],
+            })
         })
         .collect();
     let statement = json!({
@@ -58,6 +53,7 @@ pub fn capability_statement() -> Bytes {
             "resource": resources,
             "interaction": [
                 { "code": "transaction" },
+                { "code": "search-system" },
                 { "code": "batch" },
                 { "code": "history-system" },
             ],
@@ -66,10 +62,14 @@ pub fn capability_statement() -> Bytes {
     Bytes::from(serde_json::to_vec(&statement).unwrap_or_default())
 }
 
-/// Whether resources of `rt` have a top-level `identifier` element.
-fn has_identifier(rt: ResourceType) -> bool {
-    hearth_fhir::model::resource_definition(rt)
-        .elements()
-        .element_named("identifier")
-        .is_some()
+/// The search parameters of `rt` with their types and definitions. Parameters the engine
+/// reports as unsupported (no expression: `_text`, `_content`, `_query`; `near`) are left out.
+fn search_params(rt: ResourceType) -> Vec<Value> {
+    let mut params: Vec<Value> = Registry::r4()
+        .for_type(rt.as_str())
+        .filter(|p| p.expression.is_some() && p.kind != ParamType::Special)
+        .map(|p| json!({ "name": p.code, "definition": p.url, "type": p.kind.as_str() }))
+        .collect();
+    params.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    params
 }

@@ -33,6 +33,29 @@ async fn capability_statement_lists_every_type() {
     ] {
         assert!(codes.contains(&code), "{code}");
     }
+    // Search is declared with the parameters the engine serves.
+    assert!(codes.contains(&"search-type"));
+    let params: Vec<&str> = patient["searchParam"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
+    for name in [
+        "name",
+        "birthdate",
+        "identifier",
+        "_id",
+        "_lastUpdated",
+        "general-practitioner",
+    ] {
+        assert!(params.contains(&name), "{name}");
+    }
+    assert!(
+        !params.contains(&"_text"),
+        "unsupported parameters are not declared"
+    );
+
     let health = s
         .send("GET", &format!("http://{}/health", s.addr), None, &[])
         .await;
