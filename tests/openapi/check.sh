@@ -29,75 +29,22 @@ command -v curl >/dev/null || die "curl not found"
 mkdir -p "$CACHE_DIR"
 
 WORK_DIR=$(mktemp -d -t hearth-openapi.XXXXXX)
-SERVER_PID=""
-SERVER_LOG="$WORK_DIR/server.log"
-
-cleanup() {
-  local rc=$?
-  if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
-    log "stopping server (pid $SERVER_PID)"
-    kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 1 50); do
-      kill -0 "$SERVER_PID" 2>/dev/null || break
-      sleep 0.1
-    done
-    kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID" 2>/dev/null
-    wait "$SERVER_PID" 2>/dev/null
-  fi
-  if [[ $rc -ne 0 && -s $SERVER_LOG ]]; then
-    log "last server log lines:"
-    tail -n 20 "$SERVER_LOG" | sed 's/^/    /'
-  fi
-  rm -rf "$WORK_DIR"
-  exit "$rc"
-}
-trap cleanup EXIT
+# shellcheck source=../lib/server.sh
+source "$HERE/../lib/server.sh"
+trap hearth_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- tools ------------------------------------------------------------------------------------
 
-REQS="$HERE/requirements.txt"
-VENV="$CACHE_DIR/venv-openapi-$(sha256sum "$REQS" | cut -c1-16)"
-if [[ -x $VENV/bin/schemathesis && -f $VENV/.complete ]]; then
-  log "reusing $VENV"
-else
-  log "installing openapi-spec-validator and schemathesis into $VENV"
-  rm -rf "$VENV"
-  "$PYTHON" -m venv "$VENV" || die "create venv"
-  "$VENV/bin/pip" install --quiet --disable-pip-version-check -r "$REQS" || die "pip install -r $REQS"
-  touch "$VENV/.complete"
-fi
+hearth_venv openapi "$HERE/requirements.txt"
 
 # --- server -----------------------------------------------------------------------------------
 
-PORT=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()') \
-  || die "find a free port"
-ROOT="http://127.0.0.1:$PORT"
-DATA="$WORK_DIR/data"
-log "starting $HEARTH_BIN serve on 127.0.0.1:$PORT"
-"$HEARTH_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" >"$SERVER_LOG" 2>&1 &
-SERVER_PID=$!
-for i in $(seq 1 100); do
-  curl -fsS -o /dev/null --max-time 1 "$ROOT/health" && break
-  kill -0 "$SERVER_PID" 2>/dev/null || die "server exited before becoming healthy"
-  [[ $i -eq 100 ]] && die "server not healthy after 10 s"
-  sleep 0.1
-done
-for i in $(seq 1 50); do
-  curl -fsS -o /dev/null --max-time 2 "$ROOT/tenant/default/metadata" && break
-  [[ $i -eq 50 ]] && die "the default tenant does not answer"
-  sleep 0.1
-done
-
-HEADERS=()
-if "$HEARTH_BIN" --help | grep -qE '^\s+token\s'; then
-  TOKEN=$("$HEARTH_BIN" --data-dir "$DATA" token --tenant default --scope 'system/*.cruds') \
-    || die "hearth token"
-  HEADERS=(-H "Authorization: Bearer $TOKEN")
-  log "using a system/*.cruds token for tenant default"
-else
-  log "no 'token' subcommand: running without a token"
-fi
+hearth_start_server
+ROOT="$ROOT_URL"
+TOKEN="$HEARTH_TOKEN"
+HEADERS=(-H "Authorization: Bearer $TOKEN")
+log "using a system/*.cruds token for tenant default"
 
 failed=()
 
