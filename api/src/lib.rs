@@ -15,6 +15,7 @@ mod format;
 mod headers;
 mod health;
 mod interaction;
+mod rate_limit;
 mod rest;
 mod routes;
 mod state;
@@ -26,5 +27,9 @@ pub use state::{AppState, Limits};
 
 /// Serves `router` on `listener` until the process ends (tests and embedders).
 pub async fn serve(listener: tokio::net::TcpListener, router: axum::Router) -> std::io::Result<()> {
-    axum::serve(listener, router).await
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }

@@ -1,9 +1,10 @@
 //! The router: every path of the service and the layers around it.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Path, RawQuery, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, RawQuery, State};
 use axum::http::{HeaderMap, Request, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
@@ -12,14 +13,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::DefaultOnFailure;
 use tower_http::trace::TraceLayer;
+use tower_http::trace::{DefaultOnFailure, DefaultOnResponse};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::rest::{self, render_json};
 use crate::state::AppState;
-use crate::{admin, auth, health};
+use crate::{admin, auth, health, rate_limit};
 
 /// The whole service, ready to serve or to call with `oneshot` in tests. A trailing slash is
 /// ignored (`POST /tenant/default/` is the base), as FHIR clients send both forms.
@@ -77,7 +78,11 @@ fn routes(state: AppState) -> Router {
         .route(
             "/{rt}/{id}/_history/{vid}",
             get(rest::vread).fallback(method_not_allowed),
-        );
+        )
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            rate_limit::limit,
+        ));
     let admin = Router::new()
         .route(
             "/tenants",
@@ -125,16 +130,54 @@ fn routes(state: AppState) -> Router {
         .nest("/tenant/{tenant}", fhir)
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable())
-        .layer(CatchPanicLayer::custom(|_| ApiError::internal("internal error").into_response()))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, Duration::from_secs(300)))
-        .layer(TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
-            let request_id = request.headers().get("x-request-id").and_then(|v| v.to_str().ok()).unwrap_or("");
-            let tenant = request.uri().path().strip_prefix("/tenant/").and_then(|p| p.split('/').next()).unwrap_or("");
-            tracing::info_span!("request", method = %request.method(), path = %request.uri().path(), tenant_id = %tenant, request_id = %request_id)
-        }).on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)))
+        .layer(CatchPanicLayer::custom(|_| {
+            ApiError::internal("internal error").into_response()
+        }))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(300),
+        ))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(request_span)
+                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
+        )
         .layer(PropagateRequestIdLayer::x_request_id())
         .layer(SetRequestIdLayer::x_request_id(MakeRequestUuid))
         .with_state(state)
+}
+
+/// The span of a request, which is also its audit record: every request ends with one INFO
+/// event in it (status, latency) carrying who (`subject`, `client_id`, recorded once the token
+/// is verified), the tenant, the interaction (method and path) and the source address.
+fn request_span(request: &Request<axum::body::Body>) -> tracing::Span {
+    let request_id = request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let tenant = request
+        .uri()
+        .path()
+        .strip_prefix("/tenant/")
+        .and_then(|p| p.split('/').next())
+        .unwrap_or("");
+    let remote = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.to_string())
+        .unwrap_or_default();
+    tracing::info_span!(
+        "request",
+        method = %request.method(),
+        path = %request.uri().path(),
+        tenant_id = %tenant,
+        request_id = %request_id,
+        remote = %remote,
+        subject = tracing::field::Empty,
+        client_id = tracing::field::Empty,
+    )
 }
 
 /// `GET /tenant/{id}/metadata`.

@@ -1,5 +1,6 @@
 //! Shared state of the service: the ports it talks to and the limits it enforces.
 
+use crate::rate_limit::RateLimiter;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::Instant;
@@ -25,6 +26,11 @@ pub struct Limits {
     pub default_page_size: usize,
     /// Largest `_count` honoured (default 1,000); larger values are clamped.
     pub max_page_size: usize,
+    /// Requests per second per tenant, refilled continuously (default 0: no limit); beyond it
+    /// → 429 with `Retry-After`.
+    pub tenant_requests_per_second: f64,
+    /// Requests a tenant may send at once before the rate applies (default 100).
+    pub tenant_burst: f64,
 }
 
 impl Default for Limits {
@@ -36,6 +42,8 @@ impl Default for Limits {
             max_json_depth: 64,
             default_page_size: 20,
             max_page_size: 1_000,
+            tenant_requests_per_second: 0.0,
+            tenant_burst: 100.0,
         }
     }
 }
@@ -54,6 +62,8 @@ pub struct AppState {
     /// The CapabilityStatement without its base URL, generated once.
     pub(crate) capability: Arc<Bytes>,
     /// Tenants recently found active, with when they were checked.
+    /// Per-tenant token buckets.
+    pub(crate) rate_limiter: Arc<RateLimiter>,
     pub(crate) known_tenants: Arc<RwLock<HashMap<TenantId, Instant>>>,
 }
 
@@ -70,6 +80,10 @@ impl AppState {
             store,
             blobs,
             tenants,
+            rate_limiter: Arc::new(RateLimiter::new(
+                limits.tenant_requests_per_second,
+                limits.tenant_burst,
+            )),
             limits: Arc::new(limits),
             auth: Arc::new(auth),
             public_url: public_url.map(|u| Arc::from(u.trim_end_matches('/'))),

@@ -135,6 +135,10 @@ pub struct LimitsConfig {
     pub max_json_depth: usize,
     pub default_page_size: usize,
     pub max_page_size: usize,
+    /// Requests per second per tenant (0: no limit).
+    pub tenant_requests_per_second: f64,
+    /// Burst per tenant before the rate applies.
+    pub tenant_burst: f64,
 }
 
 impl Default for LimitsConfig {
@@ -147,6 +151,8 @@ impl Default for LimitsConfig {
             max_json_depth: l.max_json_depth,
             default_page_size: l.default_page_size,
             max_page_size: l.max_page_size,
+            tenant_requests_per_second: l.tenant_requests_per_second,
+            tenant_burst: l.tenant_burst,
         }
     }
 }
@@ -160,6 +166,8 @@ impl From<&LimitsConfig> for hearth_api::Limits {
             max_json_depth: c.max_json_depth,
             default_page_size: c.default_page_size,
             max_page_size: c.max_page_size.max(1),
+            tenant_requests_per_second: c.tenant_requests_per_second.max(0.0),
+            tenant_burst: c.tenant_burst.max(1.0),
         }
     }
 }
@@ -231,6 +239,8 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
     env_parse("HEARTH_MAX_JSON_DEPTH", &mut limits.max_json_depth)?;
     env_parse("HEARTH_DEFAULT_PAGE_SIZE", &mut limits.default_page_size)?;
     env_parse("HEARTH_MAX_PAGE_SIZE", &mut limits.max_page_size)?;
+    env_parse("HEARTH_TENANT_RATE", &mut limits.tenant_requests_per_second)?;
+    env_parse("HEARTH_TENANT_BURST", &mut limits.tenant_burst)?;
     if let Some(dir) = &global.data_dir {
         config.data_dir = dir.clone();
     }

@@ -99,10 +99,13 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("listen on {addr}"))?;
     tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "hearth is serving FHIR R4 at /tenant/{{id}}");
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("serve")?;
+    axum::serve(
+        listener,
+        app(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("serve")?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -95,6 +95,12 @@ impl FromRequestParts<AppState> for Caller {
             .validator
             .validate(token, SystemTime::now())
             .await?;
+        // Who is asking goes into the request's span, which is its audit record.
+        let span = tracing::Span::current();
+        span.record("subject", principal.subject.as_str());
+        if let Some(client_id) = &principal.client_id {
+            span.record("client_id", client_id.as_str());
+        }
         Ok(Caller(Arc::new(principal)))
     }
 }
