@@ -83,3 +83,91 @@ async fn other_tenants_token_is_refused_everywhere() {
         .await;
     assert_ne!(reply.json()["entry"][0]["response"]["status"], "200 OK");
 }
+
+/// Search, includes, chains, `_has` and references written with the other tenant's absolute
+/// URL never reach the other tenant's resources.
+#[tokio::test]
+async fn search_never_crosses_tenants() {
+    let s = TestServer::start().await;
+    let mut patient = json!({"resourceType": "Patient", "id": "p1", "name": [{"family": "Secret"}],
+        "identifier": [{"system": "http://x", "value": "same"}]});
+    assert_eq!(
+        s.send("PUT", "Patient/p1", Some(&patient), &[])
+            .await
+            .status,
+        201
+    );
+    let obs = json!({"resourceType": "Observation", "id": "o1", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1-8"}]}, "subject": {"reference": "Patient/p1"}});
+    assert_eq!(
+        s.send("PUT", "Observation/o1", Some(&obs), &[])
+            .await
+            .status,
+        201
+    );
+
+    // The other tenant has an Observation pointing at the first tenant's patient by absolute URL.
+    let other = s.tenant_base("other");
+    let foreign = json!({"resourceType": "Observation", "id": "o2", "status": "final",
+        "code": {"coding": [{"system": "http://loinc.org", "code": "1-8"}]},
+        "subject": {"reference": format!("{}/Patient/p1", s.base)}});
+    assert_eq!(
+        s.send(
+            "PUT",
+            &format!("{other}/Observation/o2"),
+            Some(&foreign),
+            &[]
+        )
+        .await
+        .status,
+        201
+    );
+    patient["name"][0]["family"] = json!("Other");
+    assert_eq!(
+        s.send(
+            "PUT",
+            &format!("{other}/Patient/p9"),
+            Some(&{
+                let mut p = patient.clone();
+                p["id"] = json!("p9");
+                p
+            }),
+            &[]
+        )
+        .await
+        .status,
+        201
+    );
+
+    for query in [
+        "Patient?name=Secret",
+        "Patient?identifier=http://x|same&name=Secret",
+        "Patient?_id=p1",
+        "Observation?_include=Observation:subject",
+        "Observation?subject.name=Secret",
+        "Observation?subject=Patient/p1",
+        "Patient?_has:Observation:subject:code=1-8&name=Secret",
+        "Patient?_revinclude=Observation:subject&_id=p1",
+    ] {
+        let reply = s.send("GET", &format!("{other}/{query}"), None, &[]).await;
+        assert_eq!(
+            reply.status,
+            200,
+            "{query}: {}",
+            String::from_utf8_lossy(&reply.bytes)
+        );
+        let body = reply.json();
+        let leaked: Vec<&serde_json::Value> = body["entry"]
+            .as_array()
+            .map(|e| {
+                e.iter()
+                    .filter(|e| {
+                        e["resource"]["name"][0]["family"] == "Secret"
+                            || e["resource"]["id"] == "o1"
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        assert!(leaked.is_empty(), "{query} leaked {leaked:?}");
+    }
+}
