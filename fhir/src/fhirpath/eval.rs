@@ -51,7 +51,7 @@ fn from_truth<'a>(b: Option<bool>) -> Collection<'a> {
 }
 
 /// FHIRPath equality of two items: numbers by value, everything else by JSON equality.
-fn equal(a: &Value, b: &Value) -> bool {
+pub(crate) fn equal(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         _ => a == b,

@@ -15,6 +15,7 @@
 //! kind (`value.as(DateTime)` finds `valueDateTime`); `resolve()` does no I/O and turns a
 //! reference `Type/id` into a stub `{resourceType, id}` so that `resolve() is Patient` works.
 
+mod branches;
 mod eval;
 pub(crate) mod lex;
 mod node;
@@ -48,13 +49,18 @@ impl FhirPathError {
 pub struct Expression {
     source: String,
     tree: Expr,
+    /// The operands of a top-level union, each with its leading resource type (empty when the
+    /// expression is not such a union).
+    branches: Vec<branches::Branch>,
 }
 
 impl Expression {
     pub fn parse(source: &str) -> Result<Expression, FhirPathError> {
+        let tree = parse::parse(source)?;
         Ok(Expression {
             source: source.to_owned(),
-            tree: parse::parse(source)?,
+            branches: branches::split(&tree),
+            tree,
         })
     }
 
@@ -64,6 +70,39 @@ impl Expression {
 
     pub fn tree(&self) -> &Expr {
         &self.tree
+    }
+
+    /// Like [`Expression::evaluate`] on a resource of type `resource_type`, skipping the union
+    /// operands led by another resource type (they yield nothing on it). The result is the same,
+    /// in the same order.
+    pub fn evaluate_for_type<'a>(
+        &self,
+        resource: &'a Value,
+        resource_type: &str,
+    ) -> Result<Vec<Node<'a>>, FhirPathError> {
+        if self.branches.iter().all(|b| b.applies_to(resource_type)) {
+            return self.evaluate(resource);
+        }
+        let focus = Node::resource(resource);
+        let context = eval::Context { resource };
+        let mut out: Vec<Node<'a>> = Vec::new();
+        for (i, branch) in self.branches.iter().enumerate() {
+            if !branch.applies_to(resource_type) {
+                continue;
+            }
+            let nodes = eval::eval(&branch.expr, std::slice::from_ref(&focus), &context)?;
+            if i == 0 {
+                // As in `a | b`: the left operand is taken as is, the others without repeats.
+                out = nodes;
+            } else {
+                for node in nodes {
+                    if !out.iter().any(|o| eval::equal(&o.value, &node.value)) {
+                        out.push(node);
+                    }
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// Evaluates with the resource as focus and `%resource`.

@@ -177,7 +177,10 @@ pub fn extract_param(
     let Some(expression) = &param.expression else {
         return Ok(Vec::new());
     };
-    let nodes = expression.evaluate(resource)?;
+    let nodes = match resource.get("resourceType").and_then(Value::as_str) {
+        Some(resource_type) => expression.evaluate_for_type(resource, resource_type)?,
+        None => expression.evaluate(resource)?,
+    };
     let mut out = Vec::new();
     if param.kind != ParamType::Composite {
         for node in &nodes {
