@@ -1,5 +1,6 @@
 //! `hearth serve`: the API with the embedded backend.
 
+use std::io::IsTerminal;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -23,14 +24,17 @@ pub struct ServeArgs {
 fn init_logging(config: &Config) {
     let filter =
         EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log_level));
+    // Colours only on a terminal: log files and collectors get plain text.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     if config.log_format == "json" {
         builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
+            .with_span_list(false)
             .init();
     } else {
         builder.init();
