@@ -58,6 +58,16 @@ impl AccessClaims {
         now: SystemTime,
         ttl_secs: u64,
     ) -> Self {
+        AccessClaims {
+            scope: scope.to_owned(),
+            tenant: Some(tenant.to_string()),
+            ..AccessClaims::base(issuer, audience, subject, now, ttl_secs)
+        }
+    }
+
+    /// The claims every token has: issuer, subject, audience, validity from `now` for
+    /// `ttl_secs`, a fresh `jti`; no tenant, scope, client or admin right.
+    fn base(issuer: &str, audience: &str, subject: &str, now: SystemTime, ttl_secs: u64) -> Self {
         let now = unix_seconds(now);
         AccessClaims {
             iss: issuer.to_owned(),
@@ -67,8 +77,8 @@ impl AccessClaims {
             iat: now,
             nbf: now,
             jti: uuid::Uuid::new_v4().to_string(),
-            scope: scope.to_owned(),
-            tenant: Some(tenant.to_string()),
+            scope: String::new(),
+            tenant: None,
             client_id: None,
             admin: false,
             patient: None,
@@ -83,20 +93,9 @@ impl AccessClaims {
         now: SystemTime,
         ttl_secs: u64,
     ) -> Self {
-        let now = unix_seconds(now);
         AccessClaims {
-            iss: issuer.to_owned(),
-            sub: subject.to_owned(),
-            aud: audience.to_owned(),
-            exp: now.saturating_add(i64::try_from(ttl_secs).unwrap_or(i64::MAX)),
-            iat: now,
-            nbf: now,
-            jti: uuid::Uuid::new_v4().to_string(),
-            scope: String::new(),
-            tenant: None,
-            client_id: None,
             admin: true,
-            patient: None,
+            ..AccessClaims::base(issuer, audience, subject, now, ttl_secs)
         }
     }
 }
