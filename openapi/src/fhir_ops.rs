@@ -86,27 +86,15 @@ pub fn operation(interaction: I, rt: Option<ResourceType>) -> Option<Operation> 
                 .response("200", read_response(rt)),
             &["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotAcceptable", "Gone"],
         ),
-        (I::Update, Some(rt)) => errors(
+        (I::Update, Some(rt)) => update(
             common(op.summary(Some(format!("Update (or create) a {rt}"))).parameter_ref(param_ref("id")))
-                .description(Some("Update as create: an unknown id is created with 201. The body's `id` must equal the URL's."))
-                .parameter_ref(param_ref("If-Match"))
-                .parameter_ref(param_ref("Prefer"))
-                .request_body(Some(write_body(rt)))
-                .response("200", fhir("Updated.", written(rt.as_str()), Headers::Version))
-                .response("201", fhir("Created.", written(rt.as_str()), Headers::VersionAndLocation))
-                .response("204", empty("Done (`Prefer: return=minimal`).", Headers::Version)),
-            &["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotAcceptable", "Conflict", "PreconditionFailed", "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable"],
+                .description(Some("Update as create: an unknown id is created with 201. The body's `id` must equal the URL's.")),
+            rt,
         ),
-        (I::ConditionalUpdate, Some(rt)) => errors(
+        (I::ConditionalUpdate, Some(rt)) => update(
             criteria(common(op.summary(Some(format!("Conditional update of a {rt}")))))
-                .description(Some("Updates the one resource matching the criteria, or creates one when none matches; 412 when several match."))
-                .parameter_ref(param_ref("If-Match"))
-                .parameter_ref(param_ref("Prefer"))
-                .request_body(Some(write_body(rt)))
-                .response("200", fhir("Updated.", written(rt.as_str()), Headers::Version))
-                .response("201", fhir("Created.", written(rt.as_str()), Headers::VersionAndLocation))
-                .response("204", empty("Done (`Prefer: return=minimal`).", Headers::Version)),
-            &["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotAcceptable", "Conflict", "PreconditionFailed", "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable"],
+                .description(Some("Updates the one resource matching the criteria, or creates one when none matches; 412 when several match.")),
+            rt,
         ),
         (I::Patch | I::ConditionalPatch, Some(rt)) => {
             let op = if interaction == I::Patch {
@@ -193,6 +181,44 @@ fn body(schema: &str, description: &str) -> utoipa::openapi::request_body::Reque
                 .build(),
         )
         .build()
+}
+
+/// What an update and a conditional update share: `If-Match`, `Prefer`, the body, and their
+/// answers.
+fn update(op: OperationBuilder, rt: ResourceType) -> OperationBuilder {
+    errors(
+        op.parameter_ref(param_ref("If-Match"))
+            .parameter_ref(param_ref("Prefer"))
+            .request_body(Some(write_body(rt)))
+            .response(
+                "200",
+                fhir("Updated.", written(rt.as_str()), Headers::Version),
+            )
+            .response(
+                "201",
+                fhir(
+                    "Created.",
+                    written(rt.as_str()),
+                    Headers::VersionAndLocation,
+                ),
+            )
+            .response(
+                "204",
+                empty("Done (`Prefer: return=minimal`).", Headers::Version),
+            ),
+        &[
+            "BadRequest",
+            "Unauthorized",
+            "Forbidden",
+            "NotFound",
+            "NotAcceptable",
+            "Conflict",
+            "PreconditionFailed",
+            "PayloadTooLarge",
+            "UnsupportedMediaType",
+            "Unprocessable",
+        ],
+    )
 }
 
 /// A resource to write; a Binary may also be sent as its raw content.
