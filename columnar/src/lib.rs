@@ -1,0 +1,1 @@
+//! Typed, nested Parquet encoding of FHIR R4 resources (bulk export).

@@ -1,0 +1,1 @@
+//! Durable jobs, the embedded queue and the workers that run them (Bulk Data `$export`).
