@@ -15,7 +15,8 @@ mod search;
 pub use blob::{BlobKey, BlobStore, ByteStream};
 pub use error::{ErrorKind, StoreError};
 pub use resource::{
-    HistoryEntry, HistoryPage, HistoryQuery, HistoryScope, Method, Precondition, ResourceKey,
-    ResourceStore, StoredVersion, WriteKind, WriteOp, WriteOutcome,
+    ChangesPage, ChangesQuery, HistoryEntry, HistoryPage, HistoryQuery, HistoryScope, Method,
+    Precondition, ResourceKey, ResourceStore, Snapshot, StoredVersion, WriteKind, WriteOp,
+    WriteOutcome,
 };
 pub use search::{SearchIndex, SearchPage};

@@ -141,6 +141,42 @@ pub struct HistoryPage {
 
 pub type HistoryEntry = StoredVersion;
 
+/// A point in a tenant's write order, taken when an export starts: the writes committed before
+/// it and none after. `at` is the `last_updated` of its last write (the epoch for an empty
+/// tenant), so every version written later has `last_updated >= at`, and an export `_since=at`
+/// misses nothing written after the snapshot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Snapshot {
+    /// Opaque to callers; stored in job records and handed back to `changes`.
+    pub mark: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Which resources of one type an export reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChangesQuery {
+    pub rt: ResourceType,
+    /// The state as of this snapshot (`Snapshot::mark`).
+    pub upto: String,
+    /// Only resources whose last change (at or before `upto`) has `last_updated >= since`.
+    pub since: Option<DateTime<Utc>>,
+    /// The state as of the last write with `last_updated <= until`, if earlier than `upto`.
+    pub until: Option<DateTime<Utc>>,
+    /// Page size, at least 1.
+    pub count: usize,
+    /// Opaque cursor from a previous page's `next`.
+    pub cursor: Option<String>,
+}
+
+/// One page of `changes`: for each resource, the version that was current at the snapshot
+/// (a delete version when it was deleted then), in an order stable across calls.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChangesPage {
+    pub versions: Vec<StoredVersion>,
+    /// Cursor of the next page, if there may be more.
+    pub next: Option<String>,
+}
+
 /// Versioned FHIR resources. Every method takes the tenant; no call reaches another tenant's
 /// data. Writes are durable before the call returns. Every resource store is also the
 /// [`SearchIndex`] of its resources.
@@ -177,6 +213,17 @@ pub trait ResourceStore: SearchIndex + Send + Sync + 'static {
         scope: &HistoryScope,
         query: &HistoryQuery,
     ) -> Result<HistoryPage, StoreError>;
+
+    /// The tenant's current point in its write order (see [`Snapshot`]).
+    async fn snapshot(&self, tenant: &TenantId) -> Result<Snapshot, StoreError>;
+
+    /// The resources of one type as of a snapshot, paged (see [`ChangesQuery`]); never a
+    /// scan of other types' data. A malformed cursor or mark is `Invalid`.
+    async fn changes(
+        &self,
+        tenant: &TenantId,
+        query: &ChangesQuery,
+    ) -> Result<ChangesPage, StoreError>;
 
     /// Drops every cached handle on `tenant` (after its partitions were removed).
     async fn forget_tenant(&self, tenant: &TenantId);

@@ -7,6 +7,7 @@
 
 mod blob;
 mod resource_basic;
+mod resource_changes;
 mod resource_concurrency;
 mod resource_history;
 mod resource_search;
@@ -44,6 +45,8 @@ pub async fn resource_store_suite(store: Arc<dyn ResourceStore>) {
     resource_search::references_chains_has_includes(s).await;
     resource_search::sort_and_paging(s).await;
     resource_search::index_follows_updates_and_deletes(s).await;
+    resource_changes::state_as_of_a_snapshot(s).await;
+    resource_changes::since_and_until(s).await;
     resource_concurrency::tenants_are_isolated(s).await;
     resource_concurrency::racing_updates_have_one_winner(&store).await;
     resource_concurrency::racing_creates_have_one_winner(&store).await;

@@ -7,6 +7,7 @@
 
 mod apply;
 mod body;
+mod changes;
 mod index_write;
 mod query;
 mod schema;
@@ -25,8 +26,8 @@ use hearth_tenancy::{TenantId, TenantRegistry};
 
 use self::tenant::TenantDb;
 use crate::{
-    HistoryPage, HistoryQuery, HistoryScope, ResourceKey, ResourceStore, SearchIndex, SearchPage,
-    StoreError, StoredVersion, WriteOp, WriteOutcome,
+    ChangesPage, ChangesQuery, HistoryPage, HistoryQuery, HistoryScope, ResourceKey, ResourceStore,
+    SearchIndex, SearchPage, Snapshot, StoreError, StoredVersion, WriteOp, WriteOutcome,
 };
 
 /// Tuning of the embedded resource store; `Default` suits a small server.
@@ -166,6 +167,22 @@ impl ResourceStore for SqliteResourceStore {
         self.db(tenant)
             .await?
             .read(move |conn| query::history(conn, scope, query))
+            .await
+    }
+
+    async fn snapshot(&self, tenant: &TenantId) -> Result<Snapshot, StoreError> {
+        self.db(tenant).await?.read(changes::snapshot).await
+    }
+
+    async fn changes(
+        &self,
+        tenant: &TenantId,
+        query: &ChangesQuery,
+    ) -> Result<ChangesPage, StoreError> {
+        let query = query.clone();
+        self.db(tenant)
+            .await?
+            .read(move |conn| changes::changes(conn, &query))
             .await
     }
 
