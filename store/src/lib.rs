@@ -9,11 +9,13 @@ mod blob;
 pub mod conformance;
 pub mod embedded;
 mod error;
+mod jobs;
 mod resource;
 mod search;
 
 pub use blob::{BlobKey, BlobStore, ByteStream};
 pub use error::{ErrorKind, StoreError};
+pub use jobs::{Delivery, JobId, JobQueue, JobRecord, JobState, JobStore};
 pub use resource::{
     ChangesPage, ChangesQuery, HistoryEntry, HistoryPage, HistoryQuery, HistoryScope, Method,
     Precondition, ResourceKey, ResourceStore, Snapshot, StoredVersion, WriteKind, WriteOp,

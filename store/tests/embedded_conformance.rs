@@ -2,8 +2,10 @@
 
 use std::sync::Arc;
 
-use hearth_store::conformance::{blob_store_suite, resource_store_suite};
-use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
+use hearth_store::conformance::{
+    blob_store_suite, job_queue_suite, job_store_suite, resource_store_suite,
+};
+use hearth_store::embedded::{FsBlobStore, SqliteJobs, SqliteOptions, SqliteResourceStore};
 use hearth_tenancy::TenantRegistry;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -30,4 +32,12 @@ async fn sqlite_resource_store_conforms_with_one_connection_and_no_grouping() {
 async fn fs_blob_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
     blob_store_suite(Arc::new(FsBlobStore::new(TenantRegistry::new(dir.path())))).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_jobs_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = Arc::new(SqliteJobs::open(dir.path()).unwrap());
+    job_store_suite(jobs.clone()).await;
+    job_queue_suite(jobs).await;
 }

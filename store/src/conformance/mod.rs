@@ -6,6 +6,7 @@
 //! cleanup and may run against a shared backend such as an emulator.
 
 mod blob;
+mod jobs;
 mod resource_basic;
 mod resource_changes;
 mod resource_concurrency;
@@ -22,8 +23,8 @@ use hearth_tenancy::TenantId;
 use serde_json::{Map, Value};
 
 use crate::{
-    BlobStore, Method, Precondition, ResourceKey, ResourceStore, SearchPage, StoreError,
-    StoredVersion, WriteKind, WriteOp, WriteOutcome,
+    BlobStore, JobQueue, JobStore, Method, Precondition, ResourceKey, ResourceStore, SearchPage,
+    StoreError, StoredVersion, WriteKind, WriteOp, WriteOutcome,
 };
 
 /// Every check of the `ResourceStore` contract.
@@ -64,6 +65,16 @@ pub async fn blob_store_suite(store: Arc<dyn BlobStore>) {
     blob::max_bytes_is_enforced(s).await;
     blob::failed_streams_leave_nothing(s).await;
     blob::tenants_are_isolated(s).await;
+}
+
+/// Every check of the `JobStore` contract.
+pub async fn job_store_suite(store: Arc<dyn JobStore>) {
+    jobs::records(store.as_ref()).await;
+}
+
+/// Every check of the `JobQueue` contract.
+pub async fn job_queue_suite(queue: Arc<dyn JobQueue>) {
+    jobs::queue(queue.as_ref()).await;
 }
 
 /// A tenant no other check uses.
