@@ -4,6 +4,7 @@
 //! Invariant: this crate does no I/O and knows nothing of HTTP or storage.
 
 pub mod bundle;
+pub mod compartment;
 pub mod fhirpath;
 pub mod generated;
 pub mod ids;
