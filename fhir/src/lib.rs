@@ -12,6 +12,7 @@ pub mod model;
 pub mod outcome;
 pub mod patch;
 pub mod search;
+pub mod subset;
 pub mod validate;
 
 pub use ids::{IdError, ResourceId, ResourceType, VersionId};
