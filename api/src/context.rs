@@ -60,6 +60,11 @@ impl Ctx {
         })
     }
 
+    /// The caller's principal; `None` on a token-less context.
+    pub fn caller(&self) -> Option<&Principal> {
+        self.caller.as_deref()
+    }
+
     /// `{base}/{type}/{id}`.
     pub fn full_url(&self, rt: impl std::fmt::Display, id: impl std::fmt::Display) -> String {
         format!("{}/{}/{}", self.base, rt, id)

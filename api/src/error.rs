@@ -113,6 +113,20 @@ impl ApiError {
         )
     }
 
+    /// A 429 with `Retry-After` (whole seconds, at least 1).
+    pub fn throttled(msg: impl Into<String>, retry_after_secs: u64) -> Response {
+        let mut response = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Issue::error(IssueCode::Throttled, msg),
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(retry_after_secs.max(1)),
+        );
+        response
+    }
+
     /// The OperationOutcome body.
     pub fn outcome(&self) -> serde_json::Value {
         operation_outcome(&self.issues)

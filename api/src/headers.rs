@@ -92,6 +92,17 @@ pub fn prefer_return(headers: &HeaderMap) -> Return {
     Return::default()
 }
 
+/// Whether a `Prefer` header carries `preference` (such as `handling=strict` or
+/// `respond-async`), spaces ignored.
+pub fn prefers(headers: &HeaderMap, preference: &str) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split([',', ';']))
+        .any(|p| p.trim().replace(' ', "") == preference)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,10 +6,8 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use axum::extract::{OriginalUri, Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
-use hearth_fhir::{Issue, IssueCode};
+use axum::response::Response;
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -78,17 +76,10 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         .to_owned();
     match state.rate_limiter.take(&tenant, Instant::now()) {
         Ok(()) => next.run(request).await,
-        Err(retry_after) => {
-            let issue = Issue::error(
-                IssueCode::Throttled,
-                format!("too many requests for this tenant; retry in {retry_after} s"),
-            );
-            let mut response = ApiError::new(StatusCode::TOO_MANY_REQUESTS, issue).into_response();
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after));
-            response
-        }
+        Err(retry_after) => ApiError::throttled(
+            format!("too many requests for this tenant; retry in {retry_after} s"),
+            retry_after,
+        ),
     }
 }
 

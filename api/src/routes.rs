@@ -39,6 +39,37 @@ fn routes(state: AppState) -> Router {
         )
         .route("/metadata", get(metadata).fallback(method_not_allowed))
         .route(
+            "/$export",
+            get(rest::export_system)
+                .post(rest::export_system)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Patient/$export",
+            get(rest::export_patient)
+                .post(rest::export_patient)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/Group/{id}/$export",
+            get(rest::export_group)
+                .post(rest::export_group)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/$export-status/{job}",
+            get(rest::export_status)
+                .delete(rest::export_cancel)
+                .fallback(method_not_allowed),
+        )
+        .route(
+            "/$export-file/{job}/{file}",
+            // gzip when the client accepts it (the files are large and compress well).
+            get(rest::export_file)
+                .layer(tower_http::compression::CompressionLayer::new())
+                .fallback(method_not_allowed),
+        )
+        .route(
             "/.well-known/smart-configuration",
             get(auth::endpoints::smart_config).fallback(method_not_allowed),
         )

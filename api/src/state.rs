@@ -8,6 +8,7 @@ use std::time::Instant;
 use bytes::Bytes;
 use hearth_store::{BlobStore, ResourceStore};
 use hearth_tenancy::{TenantId, TenantRegistry};
+use hearth_workers::export::ExportService;
 
 use crate::auth::Auth;
 
@@ -65,6 +66,8 @@ pub struct AppState {
     /// Per-tenant token buckets.
     pub(crate) rate_limiter: Arc<RateLimiter>,
     pub(crate) known_tenants: Arc<RwLock<HashMap<TenantId, Instant>>>,
+    /// Bulk export; without it the `$export` endpoints answer 500 (not configured).
+    pub export: Option<Arc<ExportService>>,
 }
 
 impl AppState {
@@ -89,11 +92,18 @@ impl AppState {
             public_url: public_url.map(|u| Arc::from(u.trim_end_matches('/'))),
             capability: Arc::new(crate::capability::capability_statement()),
             known_tenants: Arc::default(),
+            export: None,
         }
     }
 }
 
 impl AppState {
+    /// Serves `$export` with `service`.
+    pub fn with_export(mut self, service: Arc<ExportService>) -> AppState {
+        self.export = Some(service);
+        self
+    }
+
     /// Drops `tenant` from the tenant cache, so its next request asks the registry (after a
     /// delete or a status change through the admin API).
     pub fn forget_tenant(&self, tenant: &TenantId) {

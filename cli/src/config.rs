@@ -39,6 +39,7 @@ pub struct Config {
     pub log_level: String,
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
+    pub export: ExportConfig,
 }
 
 /// The `[auth]` section: which tokens are accepted and what groups may do. Authentication is
@@ -172,6 +173,53 @@ impl From<&LimitsConfig> for hearth_api::Limits {
     }
 }
 
+/// Bulk export; see the README's export section.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ExportConfig {
+    /// Export workers run in-process by `hearth serve` (0: none; run `hearth worker`).
+    pub workers: usize,
+    /// A file is closed once it holds this many bytes (`HEARTH_EXPORT_FILE_BYTES`).
+    pub file_bytes: u64,
+    /// Hours a finished export and its files are kept (`HEARTH_EXPORT_TTL_HOURS`).
+    pub ttl_hours: u64,
+    /// Active exports per tenant (`HEARTH_EXPORT_MAX_ACTIVE`).
+    pub max_active: usize,
+    /// `Retry-After` of the status endpoint, in seconds (`HEARTH_EXPORT_POLL_SECONDS`).
+    pub poll_seconds: u64,
+    /// How long a job stays with a worker that stopped answering before another resumes it,
+    /// in seconds (`HEARTH_EXPORT_VISIBILITY_SECONDS`).
+    pub visibility_seconds: u64,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        let o = hearth_workers::export::ExportOptions::default();
+        ExportConfig {
+            workers: 1,
+            file_bytes: o.file_bytes,
+            ttl_hours: o.ttl.as_secs() / 3600,
+            max_active: o.max_active,
+            poll_seconds: o.poll_interval.as_secs(),
+            visibility_seconds: o.visibility.as_secs(),
+        }
+    }
+}
+
+impl From<&ExportConfig> for hearth_workers::export::ExportOptions {
+    fn from(c: &ExportConfig) -> Self {
+        use std::time::Duration;
+        hearth_workers::export::ExportOptions {
+            file_bytes: c.file_bytes.max(1),
+            ttl: Duration::from_secs(c.ttl_hours.max(1) * 3600),
+            max_active: c.max_active.max(1),
+            poll_interval: Duration::from_secs(c.poll_seconds.max(1)),
+            visibility: Duration::from_secs(c.visibility_seconds.max(3)),
+            ..hearth_workers::export::ExportOptions::default()
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -184,6 +232,7 @@ impl Default for Config {
             log_level: "info".into(),
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
+            export: ExportConfig::default(),
         }
     }
 }
@@ -241,6 +290,16 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
     env_parse("HEARTH_MAX_PAGE_SIZE", &mut limits.max_page_size)?;
     env_parse("HEARTH_TENANT_RATE", &mut limits.tenant_requests_per_second)?;
     env_parse("HEARTH_TENANT_BURST", &mut limits.tenant_burst)?;
+    let export = &mut config.export;
+    env_parse("HEARTH_EXPORT_WORKERS", &mut export.workers)?;
+    env_parse("HEARTH_EXPORT_FILE_BYTES", &mut export.file_bytes)?;
+    env_parse("HEARTH_EXPORT_TTL_HOURS", &mut export.ttl_hours)?;
+    env_parse("HEARTH_EXPORT_MAX_ACTIVE", &mut export.max_active)?;
+    env_parse("HEARTH_EXPORT_POLL_SECONDS", &mut export.poll_seconds)?;
+    env_parse(
+        "HEARTH_EXPORT_VISIBILITY_SECONDS",
+        &mut export.visibility_seconds,
+    )?;
     if let Some(dir) = &global.data_dir {
         config.data_dir = dir.clone();
     }

@@ -4,6 +4,7 @@ mod config;
 mod serve;
 mod tenant;
 mod token;
+mod worker;
 
 use clap::{Parser, Subcommand};
 
@@ -28,6 +29,8 @@ enum Command {
     Tenant(tenant::TenantCommand),
     /// Print a bearer token signed with the data dir's local key (operators and tests).
     Token(token::TokenArgs),
+    /// Run the queue workers (bulk export) without the API, on the same data dir / backend.
+    Worker(worker::WorkerArgs),
     /// Print the OpenAPI 3.1 document (the one served at /openapi.json).
     Openapi,
 }
@@ -39,6 +42,7 @@ fn main() -> anyhow::Result<()> {
         Command::Serve(args) => serve::run(config, args),
         Command::Tenant(command) => tenant::run(&config, command),
         Command::Token(args) => token::run(&config, args),
+        Command::Worker(args) => worker::run(config, args),
         Command::Openapi => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -21,7 +21,7 @@ pub struct ServeArgs {
     listen: Option<String>,
 }
 
-fn init_logging(config: &Config) {
+pub fn init_logging(config: &Config) {
     let filter =
         EnvFilter::try_from_env("HEARTH_LOG").unwrap_or_else(|_| EnvFilter::new(&config.log_level));
     // Colours only on a terminal: log files and collectors get plain text.
@@ -66,11 +66,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Err(RegistryError::AlreadyExists(_)) => {}
         Err(err) => return Err(err).context("create the default tenant"),
     }
-    let store = Arc::new(SqliteResourceStore::new(
-        registry.clone(),
-        SqliteOptions::default(),
-    ));
-    let blobs = Arc::new(FsBlobStore::new(registry.clone()));
+    let (store, blobs) = embedded_stores(&registry);
+    let (export_ctx, export_queue) = hearth_workers::embedded_export(
+        &config.data_dir,
+        store.clone(),
+        blobs.clone(),
+        (&config.export).into(),
+    )
+    .context("open the export job store")?;
+    let export = hearth_workers::export_service(&export_ctx, &export_queue);
+    let workers = if config.export.workers > 0 {
+        hearth_workers::spawn_workers(&export_ctx, &export_queue, config.export.workers)
+    } else {
+        Vec::new()
+    };
     let key_path = signing_key_path(&config.data_dir);
     let signer = Arc::new(
         LocalSigner::load_or_create(&key_path)
@@ -94,7 +103,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         (&config.limits).into(),
         config.public_url.clone(),
         auth,
-    );
+    )
+    .with_export(export);
     let addr: SocketAddr = config
         .listen
         .parse()
@@ -110,11 +120,25 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("serve")?;
+    for worker in workers {
+        worker.abort();
+    }
     tracing::info!("stopped");
     Ok(())
 }
 
-async fn shutdown_signal() {
+/// The embedded resource store and blob store of a data dir.
+pub fn embedded_stores(registry: &TenantRegistry) -> (Arc<SqliteResourceStore>, Arc<FsBlobStore>) {
+    (
+        Arc::new(SqliteResourceStore::new(
+            registry.clone(),
+            SqliteOptions::default(),
+        )),
+        Arc::new(FsBlobStore::new(registry.clone())),
+    )
+}
+
+pub async fn shutdown_signal() {
     let ctrl_c = async {
         let _ = tokio::signal::ctrl_c().await;
     };

@@ -36,6 +36,44 @@ fn status(values: &[&str]) -> ObjectBuilder {
         .required("status")
 }
 
+const EXPORT_KICKOFF: &str = "Kick-off (FHIR Bulk Data Access 2.0): send `Prefer: respond-async` and `Accept: application/fhir+json`, then poll the `Content-Location` status URL. `Prefer: handling=lenient` drops unsupported values and lists them in the manifest's `error` files instead of answering 400.";
+
+/// The kick-off parameters of a GET (comma lists and repeats alike).
+const EXPORT_PARAMS: [(&str, &str); 6] = [
+    (
+        "_outputFormat",
+        "`application/fhir+ndjson` (default; also `application/ndjson`, `ndjson`) or `application/vnd.apache.parquet` (`parquet`).",
+    ),
+    (
+        "_since",
+        "Only resources changed at or after this instant; deletions go to the `deleted` files.",
+    ),
+    ("_until", "The state as of this instant (Bulk Data 3.0)."),
+    (
+        "_type",
+        "Resource types to export (default: every type the level covers and the token may read).",
+    ),
+    (
+        "_elements",
+        "Elements to keep, `[type].[element]` or `[element]`; resources are tagged SUBSETTED.",
+    ),
+    (
+        "_typeFilter",
+        "`[type]?[search]`: only resources of that type matching the search (repeat to OR).",
+    ),
+];
+
+fn query(name: &str, description: &str) -> utoipa::openapi::path::Parameter {
+    use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Query)
+        .required(Required::False)
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .description(Some(description))
+        .build()
+}
+
 /// The operation of a non-FHIR endpoint.
 pub fn operation(interaction: I) -> Option<Operation> {
     let open = |op: OperationBuilder| op.securities(Some([]));
@@ -186,22 +224,44 @@ pub fn operation(interaction: I) -> Option<Operation> {
                     .response("204", ResponseBuilder::new().description("Removed.").build()),
             }
         }
-        I::ExportSystem | I::ExportPatient | I::ExportGroup => {
+        I::ExportSystem
+        | I::ExportSystemPost
+        | I::ExportPatient
+        | I::ExportPatientPost
+        | I::ExportGroup
+        | I::ExportGroupPost => {
             let (id, summary) = match interaction {
                 I::ExportSystem => ("export-system", "Bulk export of the whole tenant"),
+                I::ExportSystemPost => ("export-system-post", "Bulk export of the whole tenant (Parameters body)"),
                 I::ExportPatient => ("export-patient", "Bulk export of all patients' compartments"),
-                _ => ("export-group", "Bulk export of a group's patients"),
+                I::ExportPatientPost => ("export-patient-post", "Bulk export of patients' compartments (Parameters body)"),
+                I::ExportGroup => ("export-group", "Bulk export of a group's patients"),
+                _ => ("export-group-post", "Bulk export of a group's patients (Parameters body)"),
             };
             let mut op = op
                 .tag("Bulk Data")
                 .operation_id(Some(id))
                 .summary(Some(summary))
-                .description(Some("Kick-off (FHIR Bulk Data 2.0): send `Prefer: respond-async`; poll the `Content-Location`."))
+                .description(Some(EXPORT_KICKOFF))
                 .parameter_ref(param_ref("tenantId"));
-            if interaction == I::ExportGroup {
+            if matches!(interaction, I::ExportGroup | I::ExportGroupPost) {
                 op = op.parameter_ref(param_ref("id"));
             }
+            let post = matches!(interaction, I::ExportSystemPost | I::ExportPatientPost | I::ExportGroupPost);
+            if post {
+                op = op.request_body(Some(
+                    RequestBodyBuilder::new()
+                        .description(Some("A Parameters resource with the kick-off parameters (and `patient` references)."))
+                        .content("application/fhir+json", ContentBuilder::new().schema(Some(json_object())).build())
+                        .build(),
+                ));
+            } else {
+                for (name, description) in EXPORT_PARAMS {
+                    op = op.parameter(query(name, description));
+                }
+            }
             op.response("202", ResponseBuilder::new().description("Accepted; `Content-Location` is the status URL.").build())
+                .response("429", ResponseBuilder::new().description("The tenant runs its maximum of exports; see `Retry-After`.").build())
         }
         I::ExportStatus | I::ExportCancel | I::ExportFile => {
             let op = op.tag("Bulk Data").parameter_ref(param_ref("tenantId")).parameter_ref(param_ref("jobId"));
@@ -209,8 +269,10 @@ pub fn operation(interaction: I) -> Option<Operation> {
                 I::ExportStatus => op
                     .operation_id(Some("export-status"))
                     .summary(Some("Status of an export"))
-                    .response("202", ResponseBuilder::new().description("In progress (`X-Progress`).").build())
-                    .response("200", json("Complete: the manifest.", json_object())),
+                    .response("202", ResponseBuilder::new().description("In progress: `X-Progress` and `Retry-After` (seconds).").build())
+                    .response("200", json("Complete: the manifest (`transactionTime`, `request`, `requiresAccessToken`, `output`, `deleted`, `error`); `Expires` says when it goes.", json_object()))
+                    .response("429", ResponseBuilder::new().description("Polled sooner than `Retry-After` allowed.").build())
+                    .response("500", ResponseBuilder::new().description("The export failed: an OperationOutcome says why.").build()),
                 I::ExportCancel => op
                     .operation_id(Some("export-cancel"))
                     .summary(Some("Cancel an export"))
@@ -219,7 +281,7 @@ pub fn operation(interaction: I) -> Option<Operation> {
                     .operation_id(Some("export-file"))
                     .summary(Some("One output file of an export"))
                     .parameter_ref(param_ref("file"))
-                    .response("200", ResponseBuilder::new().description("NDJSON.").content("application/fhir+ndjson", ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build()).build()),
+                    .response("200", ResponseBuilder::new().description("The file: NDJSON, or Parquet for `_outputFormat=application/vnd.apache.parquet`; gzip with `Accept-Encoding: gzip`.").content("application/fhir+ndjson", ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).build()).content("application/vnd.apache.parquet", ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String).format(Some(utoipa::openapi::SchemaFormat::KnownFormat(utoipa::openapi::KnownFormat::Binary))))).build()).build()),
             }
         }
         _ => return None,

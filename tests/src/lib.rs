@@ -13,6 +13,7 @@ use hearth_api::{AppState, Auth, AuthSetup, Limits, app};
 use hearth_auth::{AccessClaims, LocalSigner, signing_key_path};
 use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
 use hearth_tenancy::{TenantId, TenantRegistry};
+use hearth_workers::export::ExportOptions;
 use serde_json::Value;
 
 /// A running server; dropped at the end of the test with its data dir.
@@ -24,7 +25,27 @@ pub struct TestServer {
     pub registry: TenantRegistry,
     /// The server's local signing key (as `hearth token` would load it from the data dir).
     pub signer: Arc<LocalSigner>,
+    /// The in-process export workers; stopped with the server.
+    workers: Vec<tokio::task::JoinHandle<()>>,
     _dir: tempfile::TempDir,
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        for worker in &self.workers {
+            worker.abort();
+        }
+    }
+}
+
+/// Export settings of test servers: quick polling and resumption, small pages.
+pub fn test_export_options() -> ExportOptions {
+    ExportOptions {
+        poll_interval: std::time::Duration::from_secs(1),
+        visibility: std::time::Duration::from_secs(5),
+        page: 50,
+        ..ExportOptions::default()
+    }
 }
 
 /// The full-access scope of the default tokens.
@@ -37,6 +58,15 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
+        TestServer::build(limits, test_export_options(), 1).await
+    }
+
+    /// A server with default limits, these export settings and `workers` export workers.
+    pub async fn with_export(export: ExportOptions, workers: usize) -> TestServer {
+        TestServer::build(Limits::default(), export, workers).await
+    }
+
+    async fn build(limits: Limits, export: ExportOptions, workers: usize) -> TestServer {
         let dir = tempfile::tempdir().expect("create temp dir");
         let registry = TenantRegistry::new(dir.path());
         for tenant in ["default", "other"] {
@@ -63,7 +93,16 @@ impl TestServer {
             registry.clone(),
         )
         .expect("auth config");
-        let state = AppState::new(store, blobs, registry.clone(), limits, None, auth);
+        let (export_ctx, export_queue) =
+            hearth_workers::embedded_export(dir.path(), store.clone(), blobs.clone(), export)
+                .expect("export job store");
+        let service = hearth_workers::export_service(&export_ctx, &export_queue);
+        let workers = match workers {
+            0 => Vec::new(),
+            n => hearth_workers::spawn_workers(&export_ctx, &export_queue, n),
+        };
+        let state =
+            AppState::new(store, blobs, registry.clone(), limits, None, auth).with_export(service);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");
@@ -80,6 +119,7 @@ impl TestServer {
                 .expect("client"),
             registry,
             signer,
+            workers,
             _dir: dir,
         }
     }

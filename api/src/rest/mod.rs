@@ -2,6 +2,7 @@
 
 mod binary;
 mod bundle;
+mod export;
 mod history;
 mod instance;
 mod params;
@@ -11,6 +12,9 @@ mod search_subset;
 mod type_level;
 
 pub use bundle::batch_or_transaction;
+pub use export::{
+    export_cancel, export_file, export_group, export_patient, export_status, export_system,
+};
 pub use history::{history_instance, history_system, history_type};
 pub use instance::{delete, patch, read, update, vread};
 pub use search::{search_system, search_type, search_type_post};

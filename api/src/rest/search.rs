@@ -92,12 +92,7 @@ pub async fn search_system(
 
 /// `Prefer: handling=strict`.
 fn strict(headers: &HeaderMap) -> bool {
-    headers
-        .get_all("prefer")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split([',', ';']))
-        .any(|p| p.trim().replace(' ', "") == "handling=strict")
+    crate::headers::prefers(headers, "handling=strict")
 }
 
 async fn search(

@@ -1,0 +1,50 @@
+//! Wiring export on the embedded backend: the job store and queue in `{data_dir}/jobs.sqlite`,
+//! and the in-process workers and expiry sweeper that `hearth serve` (or `hearth worker`) runs.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_store::embedded::SqliteJobs;
+use hearth_store::{BlobStore, JobQueue, ResourceStore, StoreError};
+use tokio::task::JoinHandle;
+
+use crate::export::{ExportContext, ExportOptions, ExportService, ExportWorker, sweep_expired};
+
+/// How often expired jobs are looked for.
+const SWEEP_EVERY: Duration = Duration::from_secs(60);
+
+/// The export context and queue of an embedded data dir.
+pub fn embedded_export(
+    data_dir: &Path,
+    resources: Arc<dyn ResourceStore>,
+    blobs: Arc<dyn BlobStore>,
+    options: ExportOptions,
+) -> Result<(Arc<ExportContext>, Arc<dyn JobQueue>), StoreError> {
+    let jobs = Arc::new(SqliteJobs::open(data_dir)?);
+    let ctx = Arc::new(ExportContext {
+        resources,
+        blobs,
+        jobs: jobs.clone(),
+        options,
+    });
+    Ok((ctx, jobs))
+}
+
+/// The service the API uses.
+pub fn export_service(ctx: &Arc<ExportContext>, queue: &Arc<dyn JobQueue>) -> Arc<ExportService> {
+    Arc::new(ExportService::new(Arc::clone(ctx), Arc::clone(queue)))
+}
+
+/// Starts `workers` export workers and the expiry sweeper; they run until aborted.
+pub fn spawn_workers(
+    ctx: &Arc<ExportContext>,
+    queue: &Arc<dyn JobQueue>,
+    workers: usize,
+) -> Vec<JoinHandle<()>> {
+    let mut handles: Vec<JoinHandle<()>> = (0..workers.max(1))
+        .map(|_| tokio::spawn(ExportWorker::new(Arc::clone(ctx), Arc::clone(queue)).run()))
+        .collect();
+    handles.push(tokio::spawn(sweep_expired(Arc::clone(ctx), SWEEP_EVERY)));
+    handles
+}

@@ -1,0 +1,20 @@
+//! Bulk Data `$export`: kick-off parameters, durable jobs, the worker that writes NDJSON and
+//! Parquet files to the `BlobStore`, and the service the API calls.
+
+mod context;
+mod job;
+mod page;
+mod request;
+mod runner;
+mod service;
+mod shared_buf;
+mod sink;
+mod worker;
+
+pub use context::{EXPORT_QUEUE, ExportContext, ExportOptions};
+pub use job::{FileKind, FileRecord, Owner, Status};
+pub use request::{
+    Associated, ExportRequest, Format, Level, RequestError, TypeFilter, form_pairs, parse_request,
+};
+pub use service::{ExportService, JobStatus, KickoffError};
+pub use worker::{ExportWorker, Message, sweep_expired, sweep_once};

@@ -1,0 +1,193 @@
+//! Turning one page of stored resources into file bytes, on a blocking thread: compartment
+//! and `_typeFilter` selection, `_elements`, and the NDJSON or Parquet encoding.
+//!
+//! NDJSON lines are the stored bytes themselves when nothing needs the parsed resource; a
+//! stored body is compact JSON, so it holds no raw newline.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use hearth_columnar::ResourceWriter;
+use hearth_fhir::ResourceType;
+use hearth_fhir::compartment::patients_of;
+use hearth_fhir::search::registry::Registry;
+use hearth_fhir::subset::{is_element, subset};
+use hearth_store::StoredVersion;
+use serde_json::Value;
+
+use super::shared_buf::SharedBuf;
+
+/// What selects and shapes the resources of one part; shared by its pages.
+#[derive(Debug)]
+pub struct Selection {
+    pub rt: ResourceType,
+    /// Patient and Group exports: only resources in a patient's compartment, and with
+    /// `members`, only in those patients' compartments.
+    pub compartment: bool,
+    pub members: Option<HashSet<String>>,
+    /// `_elements` that apply to this type (empty: whole resources).
+    pub elements: Vec<String>,
+    /// The tenant's base URL (absolute references under it are local).
+    pub base: String,
+}
+
+impl Selection {
+    fn needs_parse(&self) -> bool {
+        self.compartment || !self.elements.is_empty()
+    }
+
+    /// Whether a resource belongs to the export's patients.
+    pub fn in_scope(&self, resource: &Value) -> bool {
+        if !self.compartment {
+            return true;
+        }
+        let patients = patients_of(Registry::r4(), resource, Some(&self.base));
+        match &self.members {
+            Some(members) => patients.iter().any(|p| members.contains(p)),
+            None => !patients.is_empty(),
+        }
+    }
+}
+
+/// The file format being written.
+pub enum Encoder {
+    Ndjson,
+    Parquet {
+        writer: Box<ResourceWriter<SharedBuf>>,
+        buf: SharedBuf,
+    },
+}
+
+impl Encoder {
+    pub fn parquet(rt: ResourceType) -> Result<Encoder, String> {
+        let buf = SharedBuf::default();
+        // Smaller row groups than the encoder's default keep an export's memory low.
+        let options = hearth_columnar::Options {
+            batch_bytes: 8 << 20,
+            row_group_bytes: 32 << 20,
+            ..hearth_columnar::Options::default()
+        };
+        let writer = ResourceWriter::new(buf.clone(), rt, &options).map_err(|e| e.to_string())?;
+        Ok(Encoder::Parquet {
+            writer: Box::new(writer),
+            buf,
+        })
+    }
+
+    /// Ends the file, appending its last bytes to `out`.
+    pub fn finish(self, out: &mut Vec<u8>) -> Result<(), String> {
+        if let Encoder::Parquet { writer, buf } = self {
+            writer.finish().map_err(|e| e.to_string())?;
+            buf.drain_into(out);
+        }
+        Ok(())
+    }
+}
+
+/// One page's work, moved to a blocking thread and back.
+pub struct PageWork {
+    pub versions: Vec<StoredVersion>,
+    pub selection: Arc<Selection>,
+    /// `_typeFilter`: ids of this page's resources that match one of the type's filters.
+    pub matching: Option<HashSet<String>>,
+    pub encoder: Encoder,
+}
+
+pub struct PageDone {
+    pub encoder: Encoder,
+    pub bytes: Vec<u8>,
+    pub count: u64,
+    /// Resources that could not be exported, as messages for the error file.
+    pub problems: Vec<String>,
+}
+
+pub fn process(work: PageWork) -> Result<PageDone, String> {
+    let PageWork {
+        versions,
+        selection,
+        matching,
+        mut encoder,
+    } = work;
+    let mut out = PageDone {
+        encoder: Encoder::Ndjson,
+        bytes: Vec::with_capacity(
+            versions
+                .iter()
+                .map(|v| v.body.as_ref().map_or(0, |b| b.len() + 1))
+                .sum(),
+        ),
+        count: 0,
+        problems: Vec::new(),
+    };
+    for version in versions {
+        let Some(body) = version.body else { continue };
+        if let Some(matching) = &matching
+            && !matching.contains(version.key.id.as_str())
+        {
+            continue;
+        }
+        if !selection.needs_parse() {
+            match &mut encoder {
+                Encoder::Ndjson => {
+                    out.bytes.extend_from_slice(&body);
+                    out.bytes.push(b'\n');
+                }
+                Encoder::Parquet { writer, .. } => {
+                    // Stored JSON straight into the columns, without a `Value` in between.
+                    let written = std::str::from_utf8(&body)
+                        .map_err(|e| e.to_string())
+                        .and_then(|text| writer.write_json(text).map_err(|e| e.to_string()));
+                    if let Err(e) = written {
+                        out.problems
+                            .push(format!("{}/{}: {e}", version.key.rt, version.key.id));
+                        continue;
+                    }
+                }
+            }
+            out.count += 1;
+            continue;
+        }
+        let value: Value = match serde_json::from_slice(&body) {
+            Ok(value) => value,
+            Err(e) => {
+                out.problems.push(format!(
+                    "{}/{}: stored body unreadable: {e}",
+                    version.key.rt, version.key.id
+                ));
+                continue;
+            }
+        };
+        if !selection.in_scope(&value) {
+            continue;
+        }
+        let value = match (value, selection.elements.is_empty()) {
+            (Value::Object(map), false) => Value::Object(subset(selection.rt, map, |k| {
+                selection.elements.iter().any(|e| is_element(k, e))
+            })),
+            (value, _) => value,
+        };
+        match &mut encoder {
+            Encoder::Ndjson => {
+                if let Err(e) = serde_json::to_writer(&mut out.bytes, &value) {
+                    out.problems
+                        .push(format!("{}/{}: {e}", version.key.rt, version.key.id));
+                    continue;
+                }
+                out.bytes.push(b'\n');
+            }
+            Encoder::Parquet { writer, .. } => {
+                if let Err(e) = writer.write(&value) {
+                    out.problems
+                        .push(format!("{}/{}: {e}", version.key.rt, version.key.id));
+                    continue;
+                }
+            }
+        }
+        out.count += 1;
+    }
+    if let Encoder::Parquet { buf, .. } = &encoder {
+        buf.drain_into(&mut out.bytes);
+    }
+    out.encoder = encoder;
+    Ok(out)
+}

@@ -1,0 +1,560 @@
+//! Running one export job: plan it (snapshot, types, patients), then export each type page by
+//! page, closing a file at the size limit and checkpointing the job after every file.
+//!
+//! The job document is saved with optimistic concurrency, so a cancel (or another worker that
+//! took the job over) is noticed at the next checkpoint, and at every page by a cheap re-read;
+//! the files this run wrote and did not record are then removed.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use hearth_fhir::ResourceType;
+use hearth_fhir::VersionId;
+use hearth_fhir::compartment::{in_patient_compartment, patients_of};
+use hearth_fhir::search::query::{ParseOptions, Total, parse_search};
+use hearth_fhir::search::registry::Registry;
+use hearth_store::{ChangesQuery, JobId, ResourceKey, StoreError, StoredVersion};
+use hearth_tenancy::TenantId;
+use serde_json::{Value, json};
+
+use super::context::{ExportContext, Loaded};
+use super::job::{FileKind, FileRecord, Part, Status};
+use super::page::{Encoder, PageWork, Selection, process};
+use super::request::{Format, Level, form_pairs};
+use super::sink::Sink;
+
+/// Why a run stopped before the job completed.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// Cancelled, removed or taken over by another worker: nothing more to do here.
+    #[error("the job was cancelled or changed by someone else")]
+    Superseded,
+    /// The job cannot succeed; it is marked failed.
+    #[error("{0}")]
+    Fatal(String),
+    /// A storage problem; the job is retried from its last checkpoint.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// Runs the job to completion (or until cancelled).
+pub async fn run(ctx: &ExportContext, tenant: &TenantId, id: &JobId) -> Result<(), RunError> {
+    let Some(mut loaded) = ctx.load(tenant, id).await? else {
+        return Err(RunError::Superseded);
+    };
+    if !loaded.job.status.is_active() {
+        return Ok(());
+    }
+    if loaded.job.status == Status::Accepted {
+        plan(ctx, tenant, &mut loaded).await?;
+    }
+    for index in 0..loaded.job.parts.len() {
+        if !loaded.job.parts[index].done {
+            export_part(ctx, tenant, &mut loaded, index).await?;
+        }
+    }
+    finish(ctx, tenant, &mut loaded).await
+}
+
+/// Marks the job failed with `message` (best effort: a cancelled job stays cancelled).
+pub async fn fail(
+    ctx: &ExportContext,
+    tenant: &TenantId,
+    id: &JobId,
+    message: &str,
+) -> Result<(), StoreError> {
+    for _ in 0..3 {
+        let Some(mut loaded) = ctx.load(tenant, id).await? else {
+            return Ok(());
+        };
+        if !loaded.job.status.is_active() {
+            return Ok(());
+        }
+        loaded.job.status = Status::Failed;
+        loaded.job.failure = Some(message.to_owned());
+        if ctx.save(tenant, &mut loaded).await? {
+            let names: Vec<String> = loaded.job.files.iter().map(|f| f.name.clone()).collect();
+            return ctx
+                .remove_files(tenant, id, names.iter().map(String::as_str))
+                .await;
+        }
+    }
+    Ok(())
+}
+
+async fn save(ctx: &ExportContext, tenant: &TenantId, loaded: &mut Loaded) -> Result<(), RunError> {
+    if ctx.save(tenant, loaded).await? {
+        Ok(())
+    } else {
+        Err(RunError::Superseded)
+    }
+}
+
+/// The types a level covers when `_type` is not given.
+fn default_types(level: &Level) -> Vec<String> {
+    ResourceType::all()
+        .filter(|rt| rt.as_str() != "Binary")
+        .filter(|rt| *level == Level::System || in_patient_compartment(*rt))
+        .map(|rt| rt.as_str().to_owned())
+        .collect()
+}
+
+/// Whether a Group member counts now: not `inactive`, and its `period` (if any) holds today.
+fn active_member(member: &Value, now: &str) -> bool {
+    if member.get("inactive").and_then(Value::as_bool) == Some(true) {
+        return false;
+    }
+    let period = member.get("period");
+    let start = period.and_then(|p| p.get("start")).and_then(Value::as_str);
+    let end = period.and_then(|p| p.get("end")).and_then(Value::as_str);
+    // FHIR dateTimes of one precision compare as strings; a partial date covers its range.
+    start.is_none_or(|s| s[..s.len().min(now.len())] <= now[..s.len().min(now.len())])
+        && end.is_none_or(|e| e[..e.len().min(now.len())] >= now[..e.len().min(now.len())])
+}
+
+/// The patients of a Group export: ids of the active `Patient` members.
+async fn group_members(
+    ctx: &ExportContext,
+    tenant: &TenantId,
+    group_id: &str,
+) -> Result<Vec<String>, RunError> {
+    let key = ResourceKey::new(
+        "Group"
+            .parse()
+            .map_err(|_| RunError::Fatal("Group type".into()))?,
+        group_id
+            .parse()
+            .map_err(|_| RunError::Fatal(format!("invalid Group id '{group_id}'")))?,
+    );
+    let group = ctx.resources.read(tenant, &key).await?;
+    let Some(body) = group.and_then(|g| g.body) else {
+        return Err(RunError::Fatal(format!("Group/{group_id} does not exist")));
+    };
+    let group: Value = serde_json::from_slice(&body)
+        .map_err(|e| RunError::Fatal(format!("Group/{group_id} is unreadable: {e}")))?;
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let mut out = Vec::new();
+    for member in group
+        .get("member")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        if !active_member(member, &now) {
+            continue;
+        }
+        let reference = member
+            .pointer("/entity/reference")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(id) = reference.strip_prefix("Patient/") {
+            out.push(id.to_owned());
+        }
+    }
+    Ok(out)
+}
+
+async fn plan(ctx: &ExportContext, tenant: &TenantId, loaded: &mut Loaded) -> Result<(), RunError> {
+    let job = &mut loaded.job;
+    let snapshot = ctx.resources.snapshot(tenant).await?;
+    job.members = match &job.request.level {
+        Level::Group(group_id) => {
+            let members = group_members(ctx, tenant, group_id).await?;
+            Some(match job.request.patients.is_empty() {
+                true => members,
+                false => members
+                    .into_iter()
+                    .filter(|m| job.request.patients.contains(m))
+                    .collect(),
+            })
+        }
+        Level::Patient if !job.request.patients.is_empty() => Some(job.request.patients.clone()),
+        _ => None,
+    };
+    let types = match job.request.types.is_empty() {
+        true => default_types(&job.request.level),
+        false => job.request.types.clone(),
+    };
+    job.parts = types
+        .into_iter()
+        .map(|rt| Part {
+            rt,
+            cursor: None,
+            next_file: 1,
+            done: false,
+        })
+        .collect();
+    job.transaction_time = Some(snapshot.at);
+    job.snapshot = Some(snapshot.mark);
+    job.status = Status::Running;
+    save(ctx, tenant, loaded).await
+}
+
+/// An open output or deleted file of the current part.
+struct OpenFile {
+    sink: Sink,
+    record: FileRecord,
+}
+
+impl OpenFile {
+    fn open(
+        ctx: &ExportContext,
+        tenant: &TenantId,
+        id: &JobId,
+        record: FileRecord,
+    ) -> Result<OpenFile, StoreError> {
+        let key = ExportContext::file_key(id, &record.name)?;
+        Ok(OpenFile {
+            sink: Sink::open(
+                ctx.blobs.clone(),
+                tenant.clone(),
+                key,
+                ctx.options.max_file_bytes,
+            ),
+            record,
+        })
+    }
+}
+
+fn file_record(kind: FileKind, part: &Part, format: Format) -> FileRecord {
+    let (rt, name) = match kind {
+        FileKind::Output => (
+            part.rt.clone(),
+            format!("{}-{}.{}", part.rt, part.next_file, format.extension()),
+        ),
+        FileKind::Deleted => (
+            "Bundle".to_owned(),
+            format!("{}-deleted-{}.ndjson", part.rt, part.next_file),
+        ),
+        FileKind::Error => ("OperationOutcome".to_owned(), "errors.ndjson".to_owned()),
+    };
+    FileRecord {
+        kind,
+        rt,
+        name,
+        count: 0,
+        bytes: 0,
+    }
+}
+
+/// The `_typeFilter` matches among `versions`: one search per filter, restricted to their ids.
+async fn type_filter_matches(
+    ctx: &ExportContext,
+    tenant: &TenantId,
+    rt: ResourceType,
+    filters: &[String],
+    versions: &[StoredVersion],
+    base: &str,
+) -> Result<Option<HashSet<String>>, RunError> {
+    if filters.is_empty() {
+        return Ok(None);
+    }
+    let ids: Vec<&str> = versions
+        .iter()
+        .filter(|v| !v.is_deleted())
+        .map(|v| v.key.id.as_str())
+        .collect();
+    let mut out = HashSet::new();
+    if ids.is_empty() {
+        return Ok(Some(out));
+    }
+    let options = ParseOptions {
+        base: Some(base),
+        strict: true,
+        default_count: ids.len(),
+        max_count: ids.len(),
+    };
+    for filter in filters {
+        let mut pairs = form_pairs(filter);
+        pairs.push(("_id".to_owned(), ids.join(",")));
+        let mut query =
+            parse_search(Registry::r4(), Some(rt), &pairs, &options).map_err(|issue| {
+                RunError::Fatal(format!("_typeFilter {filter}: {}", issue.diagnostics))
+            })?;
+        query.total = Total::None;
+        let page = ctx.resources.search(tenant, &query).await?;
+        out.extend(page.matches.into_iter().map(|v| v.key.id.to_string()));
+    }
+    Ok(Some(out))
+}
+
+/// The line of a deleted file: a transaction Bundle deleting the resource.
+fn deleted_line(version: &StoredVersion) -> Vec<u8> {
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [{"request": {"method": "DELETE", "url": format!("{}/{}", version.key.rt, version.key.id)}}]
+    });
+    let mut line = bundle.to_string().into_bytes();
+    line.push(b'\n');
+    line
+}
+
+/// Whether a resource deleted at the snapshot was in the export's patients' compartments,
+/// judged by its last live version.
+async fn deleted_in_scope(
+    ctx: &ExportContext,
+    tenant: &TenantId,
+    selection: &Selection,
+    version: &StoredVersion,
+) -> Result<bool, RunError> {
+    if !selection.compartment {
+        return Ok(true);
+    }
+    let Some(previous) = VersionId::new(version.version.get() - 1) else {
+        return Ok(false);
+    };
+    let Some(body) = ctx
+        .resources
+        .vread(tenant, &version.key, previous)
+        .await?
+        .and_then(|v| v.body)
+    else {
+        return Ok(false);
+    };
+    let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let patients = patients_of(Registry::r4(), &value, Some(&selection.base));
+    Ok(match &selection.members {
+        Some(members) => patients.iter().any(|p| members.contains(p)),
+        None => !patients.is_empty(),
+    })
+}
+
+async fn export_part(
+    ctx: &ExportContext,
+    tenant: &TenantId,
+    loaded: &mut Loaded,
+    index: usize,
+) -> Result<(), RunError> {
+    let job = &loaded.job;
+    let part = job.parts[index].clone();
+    let rt: ResourceType = part
+        .rt
+        .parse()
+        .map_err(|_| RunError::Fatal(format!("unknown resource type {}", part.rt)))?;
+    let format = job.request.format;
+    let selection = Arc::new(Selection {
+        rt,
+        compartment: job.request.level != Level::System,
+        members: job.members.as_ref().map(|m| m.iter().cloned().collect()),
+        elements: job
+            .request
+            .elements
+            .iter()
+            .filter(|(t, _)| t.as_deref().is_none_or(|t| t == part.rt))
+            .map(|(_, e)| e.clone())
+            .collect(),
+        base: job.base_url.clone(),
+    });
+    let filters: Vec<String> = job
+        .request
+        .type_filters
+        .iter()
+        .filter(|f| f.rt == part.rt)
+        .map(|f| f.query.clone())
+        .collect();
+    let mut query = ChangesQuery {
+        rt,
+        upto: job
+            .snapshot
+            .clone()
+            .ok_or_else(|| RunError::Fatal("job has no snapshot".into()))?,
+        since: job.request.since,
+        until: job.request.until,
+        count: ctx.options.page,
+        cursor: part.cursor.clone(),
+    };
+    let report_deletes = job.request.since.is_some();
+    let (mut output, mut deleted): (Option<OpenFile>, Option<OpenFile>) = (None, None);
+    let mut encoder: Option<Encoder> = None;
+    let mut problems = Vec::new();
+    let id = loaded.id.clone();
+    let result: Result<(), RunError> = async {
+        loop {
+            // A cancel shows as a changed revision; notice it without waiting for a file to end.
+            match ctx.load(tenant, &id).await? {
+                Some(now) if now.revision == loaded.revision => {}
+                _ => return Err(RunError::Superseded),
+            }
+            let page = ctx.resources.changes(tenant, &query).await?;
+            let matching =
+                type_filter_matches(ctx, tenant, rt, &filters, &page.versions, &selection.base)
+                    .await?;
+            let mut live = Vec::with_capacity(page.versions.len());
+            for version in page.versions {
+                if !version.is_deleted() {
+                    live.push(version);
+                } else if report_deletes
+                    && deleted_in_scope(ctx, tenant, &selection, &version).await?
+                {
+                    let file = match &mut deleted {
+                        Some(file) => file,
+                        None => deleted.insert(OpenFile::open(
+                            ctx,
+                            tenant,
+                            &id,
+                            file_record(FileKind::Deleted, &loaded.job.parts[index], format),
+                        )?),
+                    };
+                    file.sink.write(&deleted_line(&version)).await?;
+                    file.record.count += 1;
+                }
+            }
+            if !live.is_empty() {
+                let enc = match encoder.take() {
+                    Some(enc) => enc,
+                    None if format == Format::Parquet => {
+                        Encoder::parquet(rt).map_err(RunError::Fatal)?
+                    }
+                    None => Encoder::Ndjson,
+                };
+                let work = PageWork {
+                    versions: live,
+                    selection: selection.clone(),
+                    matching,
+                    encoder: enc,
+                };
+                let done = tokio::task::spawn_blocking(move || process(work))
+                    .await
+                    .map_err(|e| StoreError::internal("encode export page", e))?
+                    .map_err(RunError::Fatal)?;
+                encoder = Some(done.encoder);
+                problems.extend(done.problems);
+                if done.count > 0 || !done.bytes.is_empty() {
+                    let file = match &mut output {
+                        Some(file) => file,
+                        None => output.insert(OpenFile::open(
+                            ctx,
+                            tenant,
+                            &id,
+                            file_record(FileKind::Output, &loaded.job.parts[index], format),
+                        )?),
+                    };
+                    file.sink.write(&done.bytes).await?;
+                    file.record.count += done.count;
+                }
+            }
+            let last = page.next.is_none();
+            query.cursor = page.next;
+            let full = output
+                .as_ref()
+                .is_some_and(|f| f.sink.bytes() >= ctx.options.file_bytes);
+            if full || last {
+                checkpoint(
+                    ctx,
+                    tenant,
+                    loaded,
+                    index,
+                    output.take(),
+                    deleted.take(),
+                    encoder.take(),
+                    &query.cursor,
+                    last,
+                    &mut problems,
+                )
+                .await?;
+            }
+            if last {
+                return Ok(());
+            }
+        }
+    }
+    .await;
+    if result.is_err() {
+        for file in [output, deleted].into_iter().flatten() {
+            file.sink.abort().await;
+        }
+    }
+    result
+}
+
+/// Closes the part's open files, records them and the part's position, and saves the job.
+#[allow(clippy::too_many_arguments)]
+async fn checkpoint(
+    ctx: &ExportContext,
+    tenant: &TenantId,
+    loaded: &mut Loaded,
+    index: usize,
+    output: Option<OpenFile>,
+    deleted: Option<OpenFile>,
+    encoder: Option<Encoder>,
+    cursor: &Option<String>,
+    last: bool,
+    problems: &mut Vec<String>,
+) -> Result<(), RunError> {
+    let mut finished = Vec::new();
+    if let Some(mut file) = output {
+        if let Some(encoder) = encoder {
+            let mut tail = Vec::new();
+            encoder.finish(&mut tail).map_err(RunError::Fatal)?;
+            file.sink.write(&tail).await?;
+        }
+        file.record.bytes = file.sink.finish().await?;
+        finished.push(file.record);
+    }
+    if let Some(file) = deleted {
+        let mut record = file.record;
+        record.bytes = file.sink.finish().await?;
+        finished.push(record);
+    }
+    let names: Vec<String> = finished.iter().map(|f| f.name.clone()).collect();
+    let job = &mut loaded.job;
+    let part = &mut job.parts[index];
+    part.cursor = cursor.clone();
+    part.done = last;
+    if !finished.is_empty() {
+        part.next_file += 1;
+    }
+    job.exported += finished
+        .iter()
+        .filter(|f| f.kind == FileKind::Output)
+        .map(|f| f.count)
+        .sum::<u64>();
+    job.files.extend(finished);
+    job.warnings.append(problems);
+    match save(ctx, tenant, loaded).await {
+        Err(RunError::Superseded) => {
+            ctx.remove_files(tenant, &loaded.id, names.iter().map(String::as_str))
+                .await?;
+            Err(RunError::Superseded)
+        }
+        other => other,
+    }
+}
+
+async fn finish(
+    ctx: &ExportContext,
+    tenant: &TenantId,
+    loaded: &mut Loaded,
+) -> Result<(), RunError> {
+    if !loaded.job.warnings.is_empty()
+        && !loaded.job.files.iter().any(|f| f.kind == FileKind::Error)
+    {
+        let part = Part {
+            rt: String::new(),
+            cursor: None,
+            next_file: 0,
+            done: true,
+        };
+        let mut file = OpenFile::open(
+            ctx,
+            tenant,
+            &loaded.id,
+            file_record(FileKind::Error, &part, Format::Ndjson),
+        )?;
+        for warning in &loaded.job.warnings {
+            let outcome = json!({
+                "resourceType": "OperationOutcome",
+                "issue": [{"severity": "warning", "code": "processing", "diagnostics": warning}]
+            });
+            let mut line = outcome.to_string().into_bytes();
+            line.push(b'\n');
+            file.sink.write(&line).await?;
+            file.record.count += 1;
+        }
+        file.record.bytes = file.sink.finish().await?;
+        loaded.job.files.push(file.record);
+    }
+    loaded.job.status = Status::Completed;
+    save(ctx, tenant, loaded).await
+}

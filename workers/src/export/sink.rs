@@ -1,0 +1,102 @@
+//! A file being written to the `BlobStore`: bytes go out in chunks through a bounded channel
+//! while the store's `put` streams them (S3 multipart in AWS mode), so memory holds at most a
+//! few chunks whatever the file size. The blob appears only once `finish` succeeds.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use futures::StreamExt;
+use hearth_store::{BlobKey, BlobStore, StoreError};
+use hearth_tenancy::TenantId;
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+
+/// Bytes gathered before a chunk is handed to the store.
+const CHUNK: usize = 1 << 20;
+/// Chunks in flight between the writer and the store.
+const DEPTH: usize = 4;
+
+type Chunk = Result<Bytes, std::io::Error>;
+
+pub struct Sink {
+    /// `None` once closed.
+    tx: Option<mpsc::Sender<Chunk>>,
+    put: JoinHandle<Result<u64, StoreError>>,
+    buf: Vec<u8>,
+    bytes: u64,
+}
+
+impl Sink {
+    pub fn open(blobs: Arc<dyn BlobStore>, tenant: TenantId, key: BlobKey, max_bytes: u64) -> Sink {
+        let (tx, rx) = mpsc::channel::<Chunk>(DEPTH);
+        let stream = futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|chunk| (chunk, rx))
+        })
+        .boxed();
+        let put = tokio::spawn(async move { blobs.put(&tenant, &key, stream, max_bytes).await });
+        Sink {
+            tx: Some(tx),
+            put,
+            buf: Vec::with_capacity(CHUNK),
+            bytes: 0,
+        }
+    }
+
+    /// Bytes written so far.
+    pub fn bytes(&self) -> u64 {
+        self.bytes + self.buf.len() as u64
+    }
+
+    pub async fn write(&mut self, data: &[u8]) -> Result<(), StoreError> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= CHUNK {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&mut self) -> Result<(), StoreError> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
+        self.bytes += chunk.len() as u64;
+        let sent = match &self.tx {
+            Some(tx) => tx.send(Ok(chunk)).await.is_ok(),
+            None => false,
+        };
+        if !sent {
+            // The put ended early: its error says why.
+            return Err(self.fail().await);
+        }
+        Ok(())
+    }
+
+    async fn fail(&mut self) -> StoreError {
+        self.tx = None;
+        match (&mut self.put).await {
+            Ok(Err(e)) => e,
+            Ok(Ok(_)) => StoreError::internal("write export file", "the store stopped reading"),
+            Err(e) => StoreError::internal("write export file", e),
+        }
+    }
+
+    /// Completes the file; returns its size.
+    pub async fn finish(mut self) -> Result<u64, StoreError> {
+        self.flush().await?;
+        self.tx = None;
+        self.put
+            .await
+            .map_err(|e| StoreError::internal("write export file", e))?
+    }
+
+    /// Abandons the file: the store keeps nothing of it.
+    pub async fn abort(self) {
+        if let Some(tx) = self.tx {
+            let _ = tx
+                .send(Err(std::io::Error::other("export file abandoned")))
+                .await;
+        }
+        let _ = self.put.await;
+    }
+}

@@ -1,0 +1,151 @@
+//! The export worker loop: take a job from the queue, keep it hidden while it runs, ack it when
+//! done; and the sweeper that removes expired jobs and their files.
+//!
+//! A worker that dies leaves its message unacknowledged: it comes back after the visibility
+//! timeout and the next worker resumes the job from its last checkpoint.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use hearth_store::{Delivery, JobId, JobQueue, StoreError};
+use hearth_tenancy::TenantId;
+use serde::{Deserialize, Serialize};
+
+use super::context::{EXPORT_QUEUE, ExportContext};
+use super::runner::{RunError, fail, run};
+
+/// The queue message of a job.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub tenant: String,
+    pub job: String,
+}
+
+/// How long an idle worker waits before looking at the queue again.
+const IDLE: Duration = Duration::from_millis(250);
+
+pub struct ExportWorker {
+    ctx: Arc<ExportContext>,
+    queue: Arc<dyn JobQueue>,
+}
+
+impl ExportWorker {
+    pub fn new(ctx: Arc<ExportContext>, queue: Arc<dyn JobQueue>) -> ExportWorker {
+        ExportWorker { ctx, queue }
+    }
+
+    /// Works jobs until the task is dropped.
+    pub async fn run(self) {
+        loop {
+            match self.step().await {
+                Ok(true) => {}
+                Ok(false) => tokio::time::sleep(IDLE).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "export queue unavailable");
+                    tokio::time::sleep(IDLE * 8).await;
+                }
+            }
+        }
+    }
+
+    /// Takes and works one job; `false` when the queue had none.
+    pub async fn step(&self) -> Result<bool, StoreError> {
+        let options = &self.ctx.options;
+        let Some(delivery) = self
+            .queue
+            .receive(EXPORT_QUEUE, options.visibility, options.max_attempts)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let Ok(message) = serde_json::from_str::<Message>(&delivery.body) else {
+            tracing::error!(body = %delivery.body, "unreadable export message dropped");
+            self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await?;
+            return Ok(true);
+        };
+        let (Ok(tenant), Ok(id)) = (
+            message.tenant.parse::<TenantId>(),
+            message.job.parse::<JobId>(),
+        ) else {
+            tracing::error!(body = %delivery.body, "export message with a bad tenant or job dropped");
+            self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await?;
+            return Ok(true);
+        };
+        self.work(&tenant, &id, &delivery).await?;
+        Ok(true)
+    }
+
+    async fn work(
+        &self,
+        tenant: &TenantId,
+        id: &JobId,
+        delivery: &Delivery,
+    ) -> Result<(), StoreError> {
+        tracing::info!(%tenant, job = %id, attempt = delivery.attempts, "export started");
+        let heartbeat = self.heartbeat(delivery.receipt.clone());
+        let result = run(&self.ctx, tenant, id).await;
+        heartbeat.abort();
+        match result {
+            Ok(()) => tracing::info!(%tenant, job = %id, "export completed"),
+            Err(RunError::Superseded) => {
+                tracing::info!(%tenant, job = %id, "export stopped: cancelled")
+            }
+            Err(RunError::Fatal(message)) => {
+                tracing::warn!(%tenant, job = %id, %message, "export failed");
+                fail(&self.ctx, tenant, id, &message).await?;
+            }
+            Err(RunError::Store(e)) => {
+                // Left unacknowledged: it comes back and resumes from its checkpoint, unless it
+                // has used up its attempts.
+                tracing::warn!(%tenant, job = %id, error = %e, "export interrupted; will resume");
+                if delivery.attempts >= self.ctx.options.max_attempts {
+                    fail(&self.ctx, tenant, id, &format!("storage error: {e}")).await?;
+                } else {
+                    return Ok(());
+                }
+            }
+        }
+        self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await
+    }
+
+    /// Keeps the message hidden while the job runs.
+    fn heartbeat(&self, receipt: String) -> tokio::task::JoinHandle<()> {
+        let queue = Arc::clone(&self.queue);
+        let visibility = self.ctx.options.visibility;
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(visibility / 3).await;
+                match queue.extend(EXPORT_QUEUE, &receipt, visibility).await {
+                    Ok(true) => {}
+                    Ok(false) => return,
+                    Err(e) => tracing::warn!(error = %e, "could not extend an export's visibility"),
+                }
+            }
+        })
+    }
+}
+
+/// Removes expired jobs and their files, every `every`, until the task is dropped.
+pub async fn sweep_expired(ctx: Arc<ExportContext>, every: Duration) {
+    loop {
+        if let Err(e) = sweep_once(&ctx).await {
+            tracing::warn!(error = %e, "could not remove expired exports");
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
+/// One sweep; returns how many jobs were removed.
+pub async fn sweep_once(ctx: &ExportContext) -> Result<usize, StoreError> {
+    let expired = ctx.jobs.expired(Utc::now(), 100).await?;
+    for (tenant, id) in &expired {
+        if let Some(loaded) = ctx.load(tenant, id).await? {
+            let names: Vec<&str> = loaded.job.files.iter().map(|f| f.name.as_str()).collect();
+            ctx.remove_files(tenant, id, names).await?;
+        }
+        ctx.jobs.delete(tenant, id).await?;
+        tracing::info!(%tenant, job = %id, "expired export removed");
+    }
+    Ok(expired.len())
+}
