@@ -48,6 +48,9 @@ if [ -x tests/clients/run.sh ]; then
   tests/clients/run.sh "$HEARTH_BIN"
 fi
 
+step "Bulk Data \$export with smart-fetch on Synthea data (NDJSON checked as R4, Parquet with pyarrow and DuckDB)"
+tests/export/run.sh "$HEARTH_BIN"
+
 step "infrastructure templates (cfn-lint) and Dockerfile (hadolint)"
 scripts/check-infra.sh
 

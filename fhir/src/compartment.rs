@@ -8,7 +8,7 @@ use serde_json::Value;
 use crate::ResourceType;
 use crate::generated::patient_compartment::PATIENT_COMPARTMENT;
 use crate::search::extract::{IndexValue, ReferenceKind, extract_param};
-use crate::search::registry::Registry;
+use crate::search::registry::{ParamType, Registry};
 
 /// The search parameters linking a resource of type `rt` to a patient, or `None` when the
 /// type is not in the Patient compartment (Organization, Medication, ...).
@@ -36,15 +36,55 @@ pub fn patients_of(registry: &Registry, resource: &Value, base: Option<&str>) ->
     else {
         return out;
     };
-    let Some(params) = patient_compartment_params(rt) else {
-        return out;
+    let params: Vec<&str> = match patient_compartment_params(rt) {
+        Some(params) => params.to_vec(),
+        None => return out,
     };
     if rt.as_str() == "Patient"
         && let Some(id) = resource.get("id").and_then(Value::as_str)
     {
         out.insert(id.to_owned());
     }
-    for code in params {
+    collect_patients(registry, rt, resource, base, params.into_iter(), &mut out);
+    out
+}
+
+/// The ids of the patients a resource of a type outside the compartment references through
+/// any of its reference parameters (a Device's `patient`, a Group's members...); for a type in
+/// the compartment, [`patients_of`].
+pub fn patients_linked(
+    registry: &Registry,
+    resource: &Value,
+    base: Option<&str>,
+) -> BTreeSet<String> {
+    let Some(rt) = resource
+        .get("resourceType")
+        .and_then(Value::as_str)
+        .and_then(|s| s.parse::<ResourceType>().ok())
+    else {
+        return BTreeSet::new();
+    };
+    if in_patient_compartment(rt) {
+        return patients_of(registry, resource, base);
+    }
+    let mut out = BTreeSet::new();
+    let codes = registry
+        .for_type(rt.as_str())
+        .filter(|p| p.kind == ParamType::Reference)
+        .map(|p| p.code.as_str());
+    collect_patients(registry, rt, resource, base, codes, &mut out);
+    out
+}
+
+fn collect_patients<'a>(
+    registry: &Registry,
+    rt: ResourceType,
+    resource: &Value,
+    base: Option<&str>,
+    codes: impl Iterator<Item = &'a str>,
+    out: &mut BTreeSet<String>,
+) {
+    for code in codes {
         let Some(param) = registry.get(rt.as_str(), code) else {
             continue;
         };
@@ -69,7 +109,6 @@ pub fn patients_of(registry: &Registry, resource: &Value, base: Option<&str>) ->
             }
         }
     }
-    out
 }
 
 #[cfg(test)]
@@ -97,6 +136,22 @@ mod tests {
             listed, 66,
             "every compartment type is a known resource type"
         );
+    }
+
+    #[test]
+    fn patients_linked_outside_the_compartment() {
+        let device = json!({"resourceType": "Device", "patient": {"reference": "Patient/d1"},
+                            "owner": {"reference": "Organization/o"}});
+        let got: Vec<String> = patients_linked(Registry::r4(), &device, None)
+            .into_iter()
+            .collect();
+        assert_eq!(got, ["d1"]);
+        assert!(
+            patients_of(Registry::r4(), &device, None).is_empty(),
+            "Device is not in the compartment"
+        );
+        let org = json!({"resourceType": "Organization", "name": "x"});
+        assert!(patients_linked(Registry::r4(), &org, None).is_empty());
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use hearth_columnar::ResourceWriter;
 use hearth_fhir::ResourceType;
-use hearth_fhir::compartment::patients_of;
+use hearth_fhir::compartment::patients_linked;
 use hearth_fhir::search::registry::Registry;
 use hearth_fhir::subset::{is_element, subset};
 use hearth_store::StoredVersion;
@@ -21,8 +21,8 @@ use super::shared_buf::SharedBuf;
 #[derive(Debug)]
 pub struct Selection {
     pub rt: ResourceType,
-    /// Patient and Group exports: only resources in a patient's compartment, and with
-    /// `members`, only in those patients' compartments.
+    /// Patient and Group exports: only resources in a patient's compartment (or, for types
+    /// outside it, referencing a patient), and with `members`, only those patients'.
     pub compartment: bool,
     pub members: Option<HashSet<String>>,
     /// `_elements` that apply to this type (empty: whole resources).
@@ -41,7 +41,7 @@ impl Selection {
         if !self.compartment {
             return true;
         }
-        let patients = patients_of(Registry::r4(), resource, Some(&self.base));
+        let patients = patients_linked(Registry::r4(), resource, Some(&self.base));
         match &self.members {
             Some(members) => patients.iter().any(|p| members.contains(p)),
             None => !patients.is_empty(),

@@ -7,7 +7,6 @@
 
 use chrono::{DateTime, Utc};
 use hearth_fhir::ResourceType;
-use hearth_fhir::compartment::in_patient_compartment;
 use hearth_fhir::search::query::{ParseOptions, parse_search};
 use hearth_fhir::search::registry::Registry;
 use serde::{Deserialize, Serialize};
@@ -61,7 +60,9 @@ pub struct TypeFilter {
 pub struct ExportRequest {
     pub level: Level,
     pub format: Format,
-    /// `_type`, in the order given; empty means every type the level covers.
+    /// `_type`, in the order given; empty means every type the level covers (for Patient and
+    /// Group exports, the Patient compartment's types; other types given here export the
+    /// resources that reference the patients).
     pub types: Vec<String>,
     pub since: Option<DateTime<Utc>>,
     pub until: Option<DateTime<Utc>>,
@@ -162,13 +163,7 @@ fn resource_type(name: &str) -> Option<ResourceType> {
     name.parse::<ResourceType>().ok()
 }
 
-/// Whether the level can export resources of this type.
-fn covered(level: &Level, rt: ResourceType) -> bool {
-    *level == Level::System || in_patient_compartment(rt)
-}
-
 fn types(
-    level: &Level,
     params: &[(String, String)],
     problems: &mut Problems<'_>,
 ) -> Result<Vec<String>, RequestError> {
@@ -176,9 +171,6 @@ fn types(
     for name in values(params, "_type") {
         match resource_type(name) {
             None => problems.droppable(format!("_type '{name}' is not a FHIR R4 resource type"))?,
-            Some(rt) if !covered(level, rt) => problems.droppable(format!(
-                "_type '{name}' is not in the Patient compartment, so a Patient or Group export has none"
-            ))?,
             Some(rt) if rt.as_str() == "Binary" => problems.droppable(
                 "_type 'Binary' is not exported: Binary content is reachable through the DocumentReference resources that point to it".into(),
             )?,
@@ -241,7 +233,6 @@ fn patients(level: &Level, params: &[(String, String)]) -> Result<Vec<String>, R
 }
 
 fn type_filters(
-    level: &Level,
     params: &[(String, String)],
     problems: &mut Problems<'_>,
 ) -> Result<Vec<TypeFilter>, RequestError> {
@@ -251,9 +242,9 @@ fn type_filters(
             problems.droppable(format!("_typeFilter '{value}' is not [type]?[query]"))?;
             continue;
         };
-        let Some(rt) = resource_type(rt_name).filter(|rt| covered(level, *rt)) else {
+        let Some(rt) = resource_type(rt_name) else {
             problems.droppable(format!(
-                "_typeFilter '{value}': '{rt_name}' is not a resource type this export covers"
+                "_typeFilter '{value}': '{rt_name}' is not a FHIR R4 resource type"
             ))?;
             continue;
         };
@@ -339,12 +330,12 @@ pub fn parse_request(
     }
     let request = ExportRequest {
         format: format(params)?,
-        types: types(&level, params, &mut problems)?,
+        types: types(params, &mut problems)?,
         since,
         until,
         elements: elements(params, &mut problems)?,
         patients: patients(&level, params)?,
-        type_filters: type_filters(&level, params, &mut problems)?,
+        type_filters: type_filters(params, &mut problems)?,
         associated: associated(params, &mut problems)?,
         level,
     };

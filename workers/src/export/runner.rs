@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use hearth_fhir::ResourceType;
 use hearth_fhir::VersionId;
-use hearth_fhir::compartment::{in_patient_compartment, patients_of};
+use hearth_fhir::compartment::{in_patient_compartment, patients_linked};
 use hearth_fhir::search::query::{ParseOptions, Total, parse_search};
 use hearth_fhir::search::registry::Registry;
 use hearth_store::{ChangesQuery, JobId, ResourceKey, StoreError, StoredVersion};
@@ -313,7 +313,7 @@ async fn deleted_in_scope(
         return Ok(false);
     };
     let value: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let patients = patients_of(Registry::r4(), &value, Some(&selection.base));
+    let patients = patients_linked(Registry::r4(), &value, Some(&selection.base));
     Ok(match &selection.members {
         Some(members) => patients.iter().any(|p| members.contains(p)),
         None => !patients.is_empty(),
