@@ -16,7 +16,13 @@ const CHUNK: usize = 1 << 20;
 /// Chunks in flight between the writer and the store.
 const DEPTH: usize = 4;
 
-type Chunk = Result<Bytes, std::io::Error>;
+/// What goes through the channel: data, then `End` once the file is complete. A channel that
+/// closes without `End` (the writer was dropped: a crash or a cancelled task) fails the put,
+/// so a partial file is never stored.
+enum Chunk {
+    Data(Bytes),
+    End,
+}
 
 pub struct Sink {
     /// `None` once closed.
@@ -29,8 +35,13 @@ pub struct Sink {
 impl Sink {
     pub fn open(blobs: Arc<dyn BlobStore>, tenant: TenantId, key: BlobKey, max_bytes: u64) -> Sink {
         let (tx, rx) = mpsc::channel::<Chunk>(DEPTH);
-        let stream = futures::stream::unfold(rx, |mut rx| async move {
-            rx.recv().await.map(|chunk| (chunk, rx))
+        let stream = futures::stream::unfold(Some(rx), |rx| async move {
+            let mut rx = rx?;
+            match rx.recv().await {
+                Some(Chunk::Data(bytes)) => Some((Ok(bytes), Some(rx))),
+                Some(Chunk::End) => None,
+                None => Some((Err(std::io::Error::other("export file abandoned")), None)),
+            }
         })
         .boxed();
         let put = tokio::spawn(async move { blobs.put(&tenant, &key, stream, max_bytes).await });
@@ -62,7 +73,7 @@ impl Sink {
         let chunk = Bytes::from(std::mem::replace(&mut self.buf, Vec::with_capacity(CHUNK)));
         self.bytes += chunk.len() as u64;
         let sent = match &self.tx {
-            Some(tx) => tx.send(Ok(chunk)).await.is_ok(),
+            Some(tx) => tx.send(Chunk::Data(chunk)).await.is_ok(),
             None => false,
         };
         if !sent {
@@ -84,7 +95,11 @@ impl Sink {
     /// Completes the file; returns its size.
     pub async fn finish(mut self) -> Result<u64, StoreError> {
         self.flush().await?;
-        self.tx = None;
+        if let Some(tx) = self.tx.take()
+            && tx.send(Chunk::End).await.is_err()
+        {
+            return Err(self.fail().await);
+        }
         self.put
             .await
             .map_err(|e| StoreError::internal("write export file", e))?
@@ -92,11 +107,7 @@ impl Sink {
 
     /// Abandons the file: the store keeps nothing of it.
     pub async fn abort(self) {
-        if let Some(tx) = self.tx {
-            let _ = tx
-                .send(Err(std::io::Error::other("export file abandoned")))
-                .await;
-        }
+        drop(self.tx);
         let _ = self.put.await;
     }
 }

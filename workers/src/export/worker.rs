@@ -85,7 +85,7 @@ impl ExportWorker {
         tracing::info!(%tenant, job = %id, attempt = delivery.attempts, "export started");
         let heartbeat = self.heartbeat(delivery.receipt.clone());
         let result = run(&self.ctx, tenant, id).await;
-        heartbeat.abort();
+        drop(heartbeat);
         match result {
             Ok(()) => tracing::info!(%tenant, job = %id, "export completed"),
             Err(RunError::Superseded) => {
@@ -109,11 +109,12 @@ impl ExportWorker {
         self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await
     }
 
-    /// Keeps the message hidden while the job runs.
-    fn heartbeat(&self, receipt: String) -> tokio::task::JoinHandle<()> {
+    /// Keeps the message hidden while the job runs: until the returned guard is dropped, which
+    /// also happens when this worker's task is dropped mid-job.
+    fn heartbeat(&self, receipt: String) -> Heartbeat {
         let queue = Arc::clone(&self.queue);
         let visibility = self.ctx.options.visibility;
-        tokio::spawn(async move {
+        Heartbeat(tokio::spawn(async move {
             loop {
                 tokio::time::sleep(visibility / 3).await;
                 match queue.extend(EXPORT_QUEUE, &receipt, visibility).await {
@@ -122,7 +123,16 @@ impl ExportWorker {
                     Err(e) => tracing::warn!(error = %e, "could not extend an export's visibility"),
                 }
             }
-        })
+        }))
+    }
+}
+
+/// Stops the visibility heartbeat when dropped.
+struct Heartbeat(tokio::task::JoinHandle<()>);
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
