@@ -181,6 +181,8 @@ pub struct ExportConfig {
     pub workers: usize,
     /// A file is closed once it holds this many bytes (`HEARTH_EXPORT_FILE_BYTES`).
     pub file_bytes: u64,
+    /// Resources read per store call (`HEARTH_EXPORT_PAGE`).
+    pub page: usize,
     /// Hours a finished export and its files are kept (`HEARTH_EXPORT_TTL_HOURS`).
     pub ttl_hours: u64,
     /// Active exports per tenant (`HEARTH_EXPORT_MAX_ACTIVE`).
@@ -198,6 +200,7 @@ impl Default for ExportConfig {
         ExportConfig {
             workers: 1,
             file_bytes: o.file_bytes,
+            page: o.page,
             ttl_hours: o.ttl.as_secs() / 3600,
             max_active: o.max_active,
             poll_seconds: o.poll_interval.as_secs(),
@@ -211,6 +214,7 @@ impl From<&ExportConfig> for hearth_workers::export::ExportOptions {
         use std::time::Duration;
         hearth_workers::export::ExportOptions {
             file_bytes: c.file_bytes.max(1),
+            page: c.page.clamp(1, 10_000),
             ttl: Duration::from_secs(c.ttl_hours.max(1) * 3600),
             max_active: c.max_active.max(1),
             poll_interval: Duration::from_secs(c.poll_seconds.max(1)),
@@ -293,6 +297,7 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
     let export = &mut config.export;
     env_parse("HEARTH_EXPORT_WORKERS", &mut export.workers)?;
     env_parse("HEARTH_EXPORT_FILE_BYTES", &mut export.file_bytes)?;
+    env_parse("HEARTH_EXPORT_PAGE", &mut export.page)?;
     env_parse("HEARTH_EXPORT_TTL_HOURS", &mut export.ttl_hours)?;
     env_parse("HEARTH_EXPORT_MAX_ACTIVE", &mut export.max_active)?;
     env_parse("HEARTH_EXPORT_POLL_SECONDS", &mut export.poll_seconds)?;

@@ -282,6 +282,42 @@ def cancel(args):
     log("bulk", "cancel: DELETE → 202, the status URL answers 404 at once and a second later")
 
 
+def start(args):
+    """Kicks off a system export and returns once it has exported some resources but not
+    all: the moment to kill the server. Writes the status URL to args.state."""
+    client = Client(args.base, args.client_id, args.jwks)
+    url = kickoff_url(client.base, "system", None, [], None)
+    status_url = kick_off(client, url)
+    with open(args.state, "w", encoding="utf8") as f:
+        json.dump({"status": status_url, "request": url}, f)
+    deadline = time.monotonic() + MAX_WAIT
+    while time.monotonic() < deadline:
+        r = client.request("GET", status_url, headers={"Accept": "application/json"})
+        if r.status_code == 200:
+            fail("bulk", "the export finished before the server could be killed; lower "
+                         "HEARTH_EXPORT_FILE_BYTES / HEARTH_EXPORT_PAGE")
+        if r.status_code == 202:
+            progress = r.headers.get("X-Progress", "")
+            done = re.match(r"(\d+) resources exported", progress)
+            if done and int(done.group(1)) > 0:
+                log("bulk", f"mid-export ({progress!r}): kill now")
+                return
+        time.sleep(0.6)
+    fail("bulk", "the export made no progress")
+
+
+def resume(args):
+    """After a restart: waits for the export started by `start`, checks and downloads it."""
+    client = Client(args.base, args.client_id, args.jwks)
+    with open(args.state, encoding="utf8") as f:
+        state = json.load(f)
+    manifest = poll(client, state["status"])
+    check_manifest(manifest, state["request"], [])
+    download(client, manifest, args.out_dir, "ndjson")
+    check_errors(args.out_dir)
+    log("bulk", f"resumed export complete: {sum(o['count'] for o in manifest['output'])} resources")
+
+
 def main():
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="command", required=True)
@@ -298,13 +334,24 @@ def main():
     c.add_argument("base")
     c.add_argument("client_id")
     c.add_argument("jwks")
+    for name, fn in (("start", start), ("resume", resume)):
+        r = sub.add_parser(name)
+        r.add_argument("base")
+        r.add_argument("client_id")
+        r.add_argument("jwks")
+        r.add_argument("state")
+        if name == "resume":
+            r.add_argument("out_dir")
+        r.set_defaults(run=fn)
     args = p.parse_args()
     if args.command == "export":
         if (args.level == "group") != bool(args.group):
             p.error("--group goes with --level group")
         export(args)
-    else:
+    elif args.command == "cancel":
         cancel(args)
+    else:
+        args.run(args)
 
 
 if __name__ == "__main__":

@@ -162,6 +162,35 @@ if step "bulk_client: system export (NDJSON, every type)" \
 fi
 step "bulk_client: cancel an export" "${BULK[@]}" cancel "$HEARTH_BASE_URL" "$CLIENT_ID" "$KEY" || true
 
+# --- kill -9 mid-export, restart, and the job completes with exactly the right content ------
+
+# `serve_again SIGNAL`: stops the server with SIGNAL and starts it again on the same port and
+# data dir, with small export files and pages (many checkpoints) and a short visibility timeout.
+serve_again() {
+  kill "-$1" "$SERVER_PID" 2>/dev/null || true
+  wait "$SERVER_PID" 2>/dev/null || true
+  HEARTH_EXPORT_FILE_BYTES=100000 HEARTH_EXPORT_PAGE=20 HEARTH_EXPORT_VISIBILITY_SECONDS=3 \
+    HEARTH_EXPORT_POLL_SECONDS=1 "$HEARTH_BIN" serve --listen "127.0.0.1:$PORT" --data-dir "$DATA" >>"$SERVER_LOG" 2>&1 &
+  SERVER_PID=$!
+  log "server restarted after SIG$1 (pid $SERVER_PID)"
+  local i
+  for i in $(seq 1 100); do
+    curl -fsS -o /dev/null --max-time 1 "$ROOT_URL/health" && return 0
+    sleep 0.1
+  done
+  return 1
+}
+crash_and_resume() {
+  serve_again TERM || return 1
+  "${BULK[@]}" start "$HEARTH_BASE_URL" "$CLIENT_ID" "$KEY" "$WORK_DIR/crash.json" || return 1
+  serve_again KILL || return 1
+  "${BULK[@]}" resume "$HEARTH_BASE_URL" "$CLIENT_ID" "$KEY" "$WORK_DIR/crash.json" "$WORK_DIR/crash" || return 1
+  grep -q 'export started.*attempt=2' "$SERVER_LOG" || { log "no second attempt in the server log"; return 1; }
+}
+if step "kill -9 of the server mid-export, restart, resume" crash_and_resume; then
+  step "check the resumed export (no gaps, no duplicates)" check_ndjson "$WORK_DIR/crash" --level system || true
+fi
+
 if [[ ${#failed[@]} -gt 0 ]]; then
   log "FAILED steps:"
   printf '[export]   %s\n' "${failed[@]}"
