@@ -541,3 +541,59 @@ async fn files_roll_at_the_size_limit() {
         "no gaps, no duplicates"
     );
 }
+
+#[tokio::test]
+async fn include_associated_provenance() {
+    let server = TestServer::start().await;
+    let p = create(&server, patient("P")).await;
+    let o1 = create(&server, observation(&p, "1", "final")).await;
+    let o2 = create(&server, observation(&p, "2", "final")).await;
+    let org = create(
+        &server,
+        json!({"resourceType": "Organization", "name": "Org"}),
+    )
+    .await;
+    let provenance = |target: String, recorded: &str| {
+        json!({"resourceType": "Provenance", "target": [{"reference": target}], "recorded": recorded,
+               "agent": [{"who": {"reference": format!("Organization/{org}")}}]})
+    };
+    let old = create(
+        &server,
+        provenance(format!("Observation/{o1}"), "2024-01-01T00:00:00Z"),
+    )
+    .await;
+    let new = create(
+        &server,
+        provenance(format!("Observation/{o1}"), "2025-01-01T00:00:00Z"),
+    )
+    .await;
+    let other = create(
+        &server,
+        provenance(format!("Observation/{o2}"), "2024-06-01T00:00:00Z"),
+    )
+    .await;
+    create(
+        &server,
+        provenance(format!("Organization/{org}"), "2025-01-01T00:00:00Z"),
+    )
+    .await;
+
+    let cases = [
+        (
+            "LatestProvenanceResources",
+            sorted(vec![new.clone(), other.clone()]),
+        ),
+        ("RelevantProvenanceResources", sorted(vec![old, new, other])),
+    ];
+    for (value, expected) in cases {
+        let path = format!("$export?_type=Observation&includeAssociatedData={value}");
+        let (manifest, _) = wait(&server, &kickoff(&server, &path).await).await;
+        let files = download(&server, &manifest, "output").await;
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            ["Observation", "Provenance"],
+            "{value}"
+        );
+        assert_eq!(ids(&files["Provenance"]), expected, "{value}");
+    }
+}

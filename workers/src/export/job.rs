@@ -72,6 +72,9 @@ pub struct Part {
     /// Number of the next file of this type.
     pub next_file: u32,
     pub done: bool,
+    /// Provenance exported for `includeAssociatedData` (selected by their targets).
+    #[serde(default)]
+    pub associated: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -1,6 +1,7 @@
 //! Bulk Data `$export`: kick-off parameters, durable jobs, the worker that writes NDJSON and
 //! Parquet files to the `BlobStore`, and the service the API calls.
 
+mod associated;
 mod context;
 mod job;
 mod page;

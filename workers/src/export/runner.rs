@@ -17,10 +17,11 @@ use hearth_store::{ChangesQuery, JobId, ResourceKey, StoreError, StoredVersion};
 use hearth_tenancy::TenantId;
 use serde_json::{Value, json};
 
+use super::associated::Association;
 use super::context::{ExportContext, Loaded};
 use super::job::{FileKind, FileRecord, Part, Status};
 use super::page::{Encoder, PageWork, Selection, process};
-use super::request::{Format, Level, form_pairs};
+use super::request::{Associated, Format, Level, form_pairs};
 use super::sink::Sink;
 
 /// Why a run stopped before the job completed.
@@ -175,6 +176,7 @@ async fn plan(ctx: &ExportContext, tenant: &TenantId, loaded: &mut Loaded) -> Re
         true => default_types(&job.request.level),
         false => job.request.types.clone(),
     };
+    let provenance_asked = types.iter().any(|t| t == "Provenance");
     job.parts = types
         .into_iter()
         .map(|rt| Part {
@@ -182,8 +184,18 @@ async fn plan(ctx: &ExportContext, tenant: &TenantId, loaded: &mut Loaded) -> Re
             cursor: None,
             next_file: 1,
             done: false,
+            associated: false,
         })
         .collect();
+    if !job.request.associated.is_empty() && !provenance_asked {
+        job.parts.push(Part {
+            rt: "Provenance".into(),
+            cursor: None,
+            next_file: 1,
+            done: false,
+            associated: true,
+        });
+    }
     job.transaction_time = Some(snapshot.at);
     job.snapshot = Some(snapshot.mark);
     job.status = Status::Running;
@@ -333,10 +345,20 @@ async fn export_part(
         .parse()
         .map_err(|_| RunError::Fatal(format!("unknown resource type {}", part.rt)))?;
     let format = job.request.format;
+    let patient_level = job.request.level != Level::System;
+    let members: Option<HashSet<String>> =
+        job.members.as_ref().map(|m| m.iter().cloned().collect());
+    let associated_types: HashSet<String> = job
+        .parts
+        .iter()
+        .filter(|p| !p.associated)
+        .map(|p| p.rt.clone())
+        .collect();
     let selection = Arc::new(Selection {
         rt,
-        compartment: job.request.level != Level::System,
-        members: job.members.as_ref().map(|m| m.iter().cloned().collect()),
+        // Associated Provenance are chosen by their targets instead.
+        compartment: patient_level && !part.associated,
+        members: members.clone(),
         elements: job
             .request
             .elements
@@ -364,7 +386,18 @@ async fn export_part(
         count: ctx.options.page,
         cursor: part.cursor.clone(),
     };
-    let report_deletes = job.request.since.is_some();
+    let report_deletes = job.request.since.is_some() && !part.associated;
+    let base_url = job.base_url.clone();
+    let latest_only = !job
+        .request
+        .associated
+        .contains(&Associated::RelevantProvenance);
+    let association = Association {
+        types: &associated_types,
+        patients: patient_level.then_some(&members),
+        latest_only,
+        base: &base_url,
+    };
     let (mut output, mut deleted): (Option<OpenFile>, Option<OpenFile>) = (None, None);
     let mut encoder: Option<Encoder> = None;
     let mut problems = Vec::new();
@@ -383,6 +416,16 @@ async fn export_part(
             let mut live = Vec::with_capacity(page.versions.len());
             for version in page.versions {
                 if !version.is_deleted() {
+                    if part.associated {
+                        let body = version.body.as_deref().unwrap_or_default();
+                        let value: Value = serde_json::from_slice(body).unwrap_or(Value::Null);
+                        if !association
+                            .selects(ctx, tenant, version.key.id.as_str(), &value)
+                            .await?
+                        {
+                            continue;
+                        }
+                    }
                     live.push(version);
                 } else if report_deletes
                     && deleted_in_scope(ctx, tenant, &selection, &version).await?
@@ -535,6 +578,7 @@ async fn finish(
             cursor: None,
             next_file: 0,
             done: true,
+            associated: false,
         };
         let mut file = OpenFile::open(
             ctx,
