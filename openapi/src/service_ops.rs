@@ -39,7 +39,7 @@ fn status(values: &[&str]) -> ObjectBuilder {
 const EXPORT_KICKOFF: &str = "Kick-off (FHIR Bulk Data Access 2.0): send `Prefer: respond-async` and `Accept: application/fhir+json`, then poll the `Content-Location` status URL. `Prefer: handling=lenient` drops unsupported values and lists them in the manifest's `error` files instead of answering 400.";
 
 /// The kick-off parameters of a GET (comma lists and repeats alike).
-const EXPORT_PARAMS: [(&str, &str); 6] = [
+const EXPORT_PARAMS: [(&str, &str); 7] = [
     (
         "_outputFormat",
         "`application/fhir+ndjson` (default; also `application/ndjson`, `ndjson`) or `application/vnd.apache.parquet` (`parquet`).",
@@ -60,6 +60,10 @@ const EXPORT_PARAMS: [(&str, &str); 6] = [
     (
         "_typeFilter",
         "`[type]?[search]`: only resources of that type matching the search (repeat to OR).",
+    ),
+    (
+        "includeAssociatedData",
+        "`LatestProvenanceResources` or `RelevantProvenanceResources`: also the Provenance of exported resources.",
     ),
 ];
 
