@@ -6,7 +6,8 @@ Measures, on the server as it is:
   * a system export to NDJSON and one to Parquet: resources/s from the worker's own
     "export started" / "export completed" log lines (not the client's polling granularity);
   * read-by-id p99 again while exports run back to back;
-  * the server's peak RSS (VmHWM) over all of it.
+  * the server's resident and peak memory (VmRSS, VmHWM) after each step; the exports run
+    first, so the peak after them is the exports' own.
 Prints one JSON object.
 """
 
@@ -71,12 +72,15 @@ def read_p99(load_bin, base, token, seconds):
     return figures
 
 
-def vmhwm(pid):
+def memory(pid):
+    """(current RSS, peak RSS) of the process in MiB."""
+    found = {}
     with open(f"/proc/{pid}/status", encoding="utf-8") as f:
         for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024.0
-    return float("nan")
+            key = line.split(":")[0]
+            if key in ("VmRSS", "VmHWM"):
+                found[key] = round(int(line.split()[1]) / 1024.0, 1)
+    return found
 
 
 def main():
@@ -91,16 +95,16 @@ def main():
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {args.token}"
 
-    result = {}
-    result["read_idle"] = read_p99(args.load_bin, args.base, args.token, args.seconds)
+    result = {"memory_loaded": memory(args.pid)}
     for name, params in [("ndjson", {}), ("parquet", {"_outputFormat": "application/vnd.apache.parquet"})]:
         job, manifest = export(session, args.base, params)
         count = sum(f["count"] for f in manifest["output"])
         seconds = log_times(args.log, job)
         result[name] = {"resources": count, "seconds": round(seconds, 3),
                         "resources_per_s": round(count / seconds) if seconds else None,
-                        "files": len(manifest["output"])}
-
+                        "files": len(manifest["output"]), "memory_after": memory(args.pid)}
+    result["read_idle"] = read_p99(args.load_bin, args.base, args.token, args.seconds)
+    result["memory_after_read_idle"] = memory(args.pid)
     stop = threading.Event()
     exports = []
 
@@ -116,7 +120,7 @@ def main():
     worker.join()
     result["read_during_export"] = busy
     result["exports_during_read"] = len(exports)
-    result["peak_rss_mib"] = round(vmhwm(args.pid), 1)
+    result["memory_end"] = memory(args.pid)
     print(json.dumps(result, indent=2))
 
 

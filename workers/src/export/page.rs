@@ -1,4 +1,4 @@
-//! Turning one page of stored resources into file bytes, on a blocking thread: compartment
+//! Turning one page of stored resources into file bytes, on the job's encoding thread: compartment
 //! and `_typeFilter` selection, `_elements`, and the NDJSON or Parquet encoding.
 //!
 //! NDJSON lines are the stored bytes themselves when nothing needs the parsed resource; a
@@ -14,6 +14,7 @@ use hearth_fhir::search::registry::Registry;
 use hearth_fhir::subset::{is_element, subset};
 use hearth_store::StoredVersion;
 use serde_json::Value;
+use tokio::sync::oneshot;
 
 use super::shared_buf::SharedBuf;
 
@@ -61,10 +62,14 @@ pub enum Encoder {
 impl Encoder {
     pub fn parquet(rt: ResourceType) -> Result<Encoder, String> {
         let buf = SharedBuf::default();
-        // Smaller row groups than the encoder's default keep an export's memory low.
+        // Memory stays low with smaller row groups than the encoder's default and with snappy:
+        // the writer keeps a compressor per leaf column (hundreds per type), and a zstd
+        // context costs about half a MiB where snappy's costs next to nothing.
         let options = hearth_columnar::Options {
-            batch_bytes: 8 << 20,
-            row_group_bytes: 32 << 20,
+            batch_rows: 1024,
+            batch_bytes: 4 << 20,
+            row_group_bytes: 16 << 20,
+            compression: hearth_columnar::Compression::Snappy,
             ..hearth_columnar::Options::default()
         };
         let writer = ResourceWriter::new(buf.clone(), rt, &options).map_err(|e| e.to_string())?;
@@ -190,4 +195,59 @@ pub fn process(work: PageWork) -> Result<PageDone, String> {
     }
     out.encoder = encoder;
     Ok(out)
+}
+
+enum Task {
+    Page(PageWork, oneshot::Sender<Result<PageDone, String>>),
+    Finish(Encoder, oneshot::Sender<Result<Vec<u8>, String>>),
+}
+
+/// The thread a job encodes on. One thread for the whole job keeps its allocations in one
+/// allocator arena (the blocking pool would spread a Parquet writer's buffers over several,
+/// each keeping memory it no longer uses) and off the async workers. It ends when dropped.
+pub struct EncodeThread {
+    tx: std::sync::mpsc::Sender<Task>,
+}
+
+impl EncodeThread {
+    pub fn start() -> std::io::Result<EncodeThread> {
+        let (tx, rx) = std::sync::mpsc::channel::<Task>();
+        std::thread::Builder::new()
+            .name("hearth-export-encode".into())
+            .spawn(move || {
+                while let Ok(task) = rx.recv() {
+                    match task {
+                        Task::Page(work, reply) => {
+                            let _ = reply.send(process(work));
+                        }
+                        Task::Finish(encoder, reply) => {
+                            let mut tail = Vec::new();
+                            let _ = reply.send(encoder.finish(&mut tail).map(|()| tail));
+                        }
+                    }
+                }
+            })?;
+        Ok(EncodeThread { tx })
+    }
+
+    pub async fn page(&self, work: PageWork) -> Result<PageDone, String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Task::Page(work, reply))
+            .map_err(|_| "the encoding thread stopped".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "the encoding thread stopped".to_owned())?
+    }
+
+    /// Ends a file's encoding; returns its last bytes.
+    pub async fn finish(&self, encoder: Encoder) -> Result<Vec<u8>, String> {
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send(Task::Finish(encoder, reply))
+            .map_err(|_| "the encoding thread stopped".to_owned())?;
+        answer
+            .await
+            .map_err(|_| "the encoding thread stopped".to_owned())?
+    }
 }

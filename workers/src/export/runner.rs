@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use super::associated::Association;
 use super::context::{ExportContext, Loaded};
 use super::job::{FileKind, FileRecord, Part, Status};
-use super::page::{Encoder, PageWork, Selection, process};
+use super::page::{EncodeThread, Encoder, PageWork, Selection};
 use super::request::{Associated, Format, Level, form_pairs};
 use super::sink::Sink;
 
@@ -49,9 +49,11 @@ pub async fn run(ctx: &ExportContext, tenant: &TenantId, id: &JobId) -> Result<(
     if loaded.job.status == Status::Accepted {
         plan(ctx, tenant, &mut loaded).await?;
     }
+    let encoding =
+        EncodeThread::start().map_err(|e| StoreError::internal("start an encoding thread", e))?;
     for index in 0..loaded.job.parts.len() {
         if !loaded.job.parts[index].done {
-            export_part(ctx, tenant, &mut loaded, index).await?;
+            export_part(ctx, tenant, &mut loaded, index, &encoding).await?;
         }
     }
     finish(ctx, tenant, &mut loaded).await
@@ -337,6 +339,7 @@ async fn export_part(
     tenant: &TenantId,
     loaded: &mut Loaded,
     index: usize,
+    encoding: &EncodeThread,
 ) -> Result<(), RunError> {
     let job = &loaded.job;
     let part = job.parts[index].clone();
@@ -457,10 +460,7 @@ async fn export_part(
                     matching,
                     encoder: enc,
                 };
-                let done = tokio::task::spawn_blocking(move || process(work))
-                    .await
-                    .map_err(|e| StoreError::internal("encode export page", e))?
-                    .map_err(RunError::Fatal)?;
+                let done = encoding.page(work).await.map_err(RunError::Fatal)?;
                 encoder = Some(done.encoder);
                 problems.extend(done.problems);
                 if done.count > 0 || !done.bytes.is_empty() {
@@ -483,6 +483,10 @@ async fn export_part(
                 .as_ref()
                 .is_some_and(|f| f.sink.bytes() >= ctx.options.file_bytes);
             if full || last {
+                let tail = match encoder.take() {
+                    Some(enc) => Some(encoding.finish(enc).await.map_err(RunError::Fatal)?),
+                    None => None,
+                };
                 checkpoint(
                     ctx,
                     tenant,
@@ -490,7 +494,7 @@ async fn export_part(
                     index,
                     output.take(),
                     deleted.take(),
-                    encoder.take(),
+                    tail,
                     &query.cursor,
                     last,
                     &mut problems,
@@ -520,16 +524,14 @@ async fn checkpoint(
     index: usize,
     output: Option<OpenFile>,
     deleted: Option<OpenFile>,
-    encoder: Option<Encoder>,
+    tail: Option<Vec<u8>>,
     cursor: &Option<String>,
     last: bool,
     problems: &mut Vec<String>,
 ) -> Result<(), RunError> {
     let mut finished = Vec::new();
     if let Some(mut file) = output {
-        if let Some(encoder) = encoder {
-            let mut tail = Vec::new();
-            encoder.finish(&mut tail).map_err(RunError::Fatal)?;
+        if let Some(tail) = tail {
             file.sink.write(&tail).await?;
         }
         file.record.bytes = file.sink.finish().await?;
