@@ -68,6 +68,9 @@ pub struct AppState {
     pub(crate) known_tenants: Arc<RwLock<HashMap<TenantId, Instant>>>,
     /// Bulk export; without it the `$export` endpoints answer 500 (not configured).
     pub export: Option<Arc<ExportService>>,
+    /// Set when export files are offered as signed, expiring URLs
+    /// (`requiresAccessToken: false`) instead of token-guarded ones.
+    pub url_signer: Option<Arc<hearth_auth::UrlSigner>>,
 }
 
 impl AppState {
@@ -93,6 +96,7 @@ impl AppState {
             capability: Arc::new(crate::capability::capability_statement()),
             known_tenants: Arc::default(),
             export: None,
+            url_signer: None,
         }
     }
 }
@@ -101,6 +105,12 @@ impl AppState {
     /// Serves `$export` with `service`.
     pub fn with_export(mut self, service: Arc<ExportService>) -> AppState {
         self.export = Some(service);
+        self
+    }
+
+    /// Offers export files as signed URLs, valid until their export expires.
+    pub fn with_signed_export_urls(mut self, signer: Arc<hearth_auth::UrlSigner>) -> AppState {
+        self.url_signer = Some(signer);
         self
     }
 

@@ -30,6 +30,7 @@ mod backend;
 mod claims;
 mod error;
 mod jwks;
+mod key_file;
 mod principal;
 mod rbac;
 pub mod scope;
@@ -37,6 +38,7 @@ mod signer;
 mod smart_config;
 #[cfg(test)]
 mod test_keys;
+mod url_signer;
 mod validator;
 
 pub use backend::{
@@ -52,6 +54,7 @@ pub use rbac::{FWOA_FINANCIAL_RESOURCES, GroupRule, RbacConfig};
 pub use scope::{Decision, Interaction, Scope, ScopeError, ScopeSet};
 pub use signer::{LocalSigner, signing_key_path};
 pub use smart_config::{SmartConfiguration, smart_configuration};
+pub use url_signer::{UrlSigner, url_signing_key_path};
 pub use validator::{
     DEFAULT_AUDIENCE, DEFAULT_LOCAL_ISSUER, OidcIssuer, Validator, ValidatorConfig,
 };

@@ -1,8 +1,6 @@
 //! `LocalSigner`: the deployment's own ES256 (P-256) signing key, kept as PKCS#8 PEM at
 //! `{data_dir}/keys/signing-key.pem` (mode 0600), with an RFC 7638 thumbprint as `kid`.
 
-use std::fs;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use jsonwebtoken::jwk::{Jwk, JwkSet, KeyAlgorithm, PublicKeyUse, ThumbprintHash};
@@ -11,6 +9,7 @@ use p256::pkcs8::{DecodePrivateKey, EncodePrivateKey, LineEnding};
 
 use crate::claims::AccessClaims;
 use crate::error::KeyError;
+use crate::key_file;
 
 /// Where the signing key lives inside a data dir.
 pub fn signing_key_path(data_dir: &Path) -> PathBuf {
@@ -39,31 +38,16 @@ impl LocalSigner {
     /// data dir): the key is written to a temporary file and hard-linked into place, so the
     /// loser of a race loads the winner's key instead of overwriting it.
     pub fn load_or_create(path: &Path) -> Result<Self, KeyError> {
-        match fs::read_to_string(path) {
-            Ok(pem) => return Self::from_pkcs8_pem(&pem),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(io_error("read signing key", e)),
-        }
-        let dir = path
-            .parent()
-            .ok_or_else(|| KeyError::Invalid("signing key path has no parent".to_owned()))?;
-        create_private_dir(dir)?;
-        let secret = p256::SecretKey::random(&mut rand_core::OsRng);
-        let pem = secret
-            .to_pkcs8_pem(LineEnding::LF)
-            .map_err(|e| KeyError::Invalid(e.to_string()))?;
-        let tmp = dir.join(format!(".signing-key.{}.tmp", uuid::Uuid::new_v4()));
-        write_private_file(&tmp, pem.as_bytes())?;
-        let linked = fs::hard_link(&tmp, path);
-        let _ = fs::remove_file(&tmp);
-        match linked {
-            Ok(()) => Self::from_pkcs8_pem(&pem),
-            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-                let pem = fs::read_to_string(path).map_err(|e| io_error("read signing key", e))?;
-                Self::from_pkcs8_pem(&pem)
-            }
-            Err(e) => Err(io_error("store signing key", e)),
-        }
+        let pem = key_file::load_or_create(path, || {
+            let secret = p256::SecretKey::random(&mut rand_core::OsRng);
+            let pem = secret
+                .to_pkcs8_pem(LineEnding::LF)
+                .map_err(|e| KeyError::Invalid(e.to_string()))?;
+            Ok(pem.as_bytes().to_vec())
+        })?;
+        let pem = std::str::from_utf8(&pem)
+            .map_err(|_| KeyError::Invalid("the signing key file is not PEM text".into()))?;
+        Self::from_pkcs8_pem(pem)
     }
 
     /// A fresh key that lives only in memory (tests, ephemeral setups).
@@ -130,45 +114,10 @@ impl LocalSigner {
     }
 }
 
-fn io_error(context: &str, source: std::io::Error) -> KeyError {
-    KeyError::Io {
-        context: context.to_owned(),
-        source,
-    }
-}
-
-fn create_private_dir(dir: &Path) -> Result<(), KeyError> {
-    let mut builder = fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::DirBuilderExt;
-        builder.mode(0o700);
-    }
-    builder
-        .create(dir)
-        .map_err(|e| io_error("create key folder", e))
-}
-
-fn write_private_file(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options
-        .open(path)
-        .map_err(|e| io_error("create signing key", e))?;
-    file.write_all(bytes)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| io_error("write signing key", e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::fs;
     use std::time::UNIX_EPOCH;
 
     #[test]

@@ -189,6 +189,9 @@ pub struct ExportConfig {
     pub max_active: usize,
     /// `Retry-After` of the status endpoint, in seconds (`HEARTH_EXPORT_POLL_SECONDS`).
     pub poll_seconds: u64,
+    /// Offer files as signed URLs valid until the export expires (`requiresAccessToken: false`)
+    /// instead of requiring the bearer token (`HEARTH_EXPORT_SIGNED_URLS`).
+    pub signed_urls: bool,
     /// How long a job stays with a worker that stopped answering before another resumes it,
     /// in seconds (`HEARTH_EXPORT_VISIBILITY_SECONDS`).
     pub visibility_seconds: u64,
@@ -205,6 +208,7 @@ impl Default for ExportConfig {
             max_active: o.max_active,
             poll_seconds: o.poll_interval.as_secs(),
             visibility_seconds: o.visibility.as_secs(),
+            signed_urls: false,
         }
     }
 }

@@ -96,7 +96,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         registry.clone(),
     )
     .context("configure authentication")?;
-    let state = AppState::new(
+    let mut state = AppState::new(
         store,
         blobs,
         registry,
@@ -105,6 +105,12 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         auth,
     )
     .with_export(export);
+    if config.export.signed_urls {
+        let path = hearth_auth::url_signing_key_path(&config.data_dir);
+        let signer = hearth_auth::UrlSigner::load_or_create(&path)
+            .with_context(|| format!("load or create the URL-signing key {}", path.display()))?;
+        state = state.with_signed_export_urls(Arc::new(signer));
+    }
     let addr: SocketAddr = config
         .listen
         .parse()

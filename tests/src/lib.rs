@@ -58,15 +58,25 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
-        TestServer::build(limits, test_export_options(), 1).await
+        TestServer::build(limits, test_export_options(), 1, false).await
+    }
+
+    /// A server offering export files as signed URLs (`requiresAccessToken: false`).
+    pub async fn with_signed_export_urls() -> TestServer {
+        TestServer::build(Limits::default(), test_export_options(), 1, true).await
     }
 
     /// A server with default limits, these export settings and `workers` export workers.
     pub async fn with_export(export: ExportOptions, workers: usize) -> TestServer {
-        TestServer::build(Limits::default(), export, workers).await
+        TestServer::build(Limits::default(), export, workers, false).await
     }
 
-    async fn build(limits: Limits, export: ExportOptions, workers: usize) -> TestServer {
+    async fn build(
+        limits: Limits,
+        export: ExportOptions,
+        workers: usize,
+        signed_urls: bool,
+    ) -> TestServer {
         let dir = tempfile::tempdir().expect("create temp dir");
         let registry = TenantRegistry::new(dir.path());
         for tenant in ["default", "other"] {
@@ -101,8 +111,13 @@ impl TestServer {
             0 => Vec::new(),
             n => hearth_workers::spawn_workers(&export_ctx, &export_queue, n),
         };
-        let state =
+        let mut state =
             AppState::new(store, blobs, registry.clone(), limits, None, auth).with_export(service);
+        if signed_urls {
+            let path = hearth_auth::url_signing_key_path(dir.path());
+            let signer = hearth_auth::UrlSigner::load_or_create(&path).expect("URL-signing key");
+            state = state.with_signed_export_urls(Arc::new(signer));
+        }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("bind loopback");

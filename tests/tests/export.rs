@@ -597,3 +597,64 @@ async fn include_associated_provenance() {
         assert_eq!(ids(&files["Provenance"]), expected, "{value}");
     }
 }
+
+#[tokio::test]
+async fn signed_file_urls() {
+    let server = TestServer::with_signed_export_urls().await;
+    create(&server, patient("P")).await;
+    let (manifest, _) = wait(&server, &kickoff(&server, "$export?_type=Patient").await).await;
+    assert_eq!(manifest["requiresAccessToken"], false);
+    let url = manifest["output"][0]["url"].as_str().unwrap().to_owned();
+    assert!(
+        url.contains("?expires=") && url.contains("&signature="),
+        "{url}"
+    );
+    let reply = server.send_as(None, "GET", &url, None, &[]).await;
+    assert_eq!(reply.status, 200, "no token needed");
+    assert_eq!(String::from_utf8(reply.bytes).unwrap().lines().count(), 1);
+
+    let tampered = [
+        url.replace("Patient-1", "Patient-2"),
+        url.replace("expires=", "expires=1"),
+        format!("{}0000", &url[..url.len() - 4]),
+        url.replace("/tenant/default/", "/tenant/other/"),
+        url.split('?').next().unwrap().to_owned(),
+    ];
+    for bad in tampered {
+        let reply = server.send_as(None, "GET", &bad, None, &[]).await;
+        assert_eq!(reply.status, 401, "{bad}");
+    }
+}
+
+#[tokio::test]
+async fn binary_goes_out_as_document_reference() {
+    let server = TestServer::start().await;
+    let reply = server
+        .send_raw(
+            "POST",
+            "Binary",
+            b"hello".to_vec(),
+            &[("content-type", "text/plain")],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        201,
+        "{}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
+    let id = reply.json()["id"].as_str().unwrap().to_owned();
+    let (manifest, _) = wait(&server, &kickoff(&server, "$export?_type=Binary").await).await;
+    let files = download(&server, &manifest, "output").await;
+    let docs = &files["DocumentReference"];
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0]["id"], id.as_str());
+    let attachment = &docs[0]["content"][0]["attachment"];
+    assert_eq!(attachment["contentType"], "text/plain");
+    let url = attachment["url"].as_str().unwrap();
+    assert_eq!(url, format!("{}/Binary/{id}", server.base));
+    let content = server
+        .send("GET", url, None, &[("accept", "text/plain")])
+        .await;
+    assert_eq!(content.bytes, b"hello", "the URL serves the content");
+}

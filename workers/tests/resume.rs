@@ -110,7 +110,7 @@ async fn exported_ids(s: &Setup, id: &hearth_store::JobId, manifest: &Value) -> 
         let name = file["url"].as_str().unwrap().rsplit('/').next().unwrap();
         let (_, _, stream) = s
             .service
-            .file(&s.tenant, &owner(), id, name)
+            .file(&s.tenant, Some(&owner()), id, name)
             .await
             .unwrap()
             .expect("file");
@@ -192,7 +192,7 @@ async fn expired_jobs_and_files_are_removed() {
         .to_owned();
     assert!(
         s.service
-            .file(&s.tenant, &owner(), &id, &name)
+            .file(&s.tenant, Some(&owner()), &id, &name)
             .await
             .unwrap()
             .is_some()

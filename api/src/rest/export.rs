@@ -86,7 +86,6 @@ fn authorize_types(ctx: &Ctx, level: &Level, requested: &mut Vec<String>) -> Res
     };
     if requested.is_empty() {
         let all: Vec<String> = ResourceType::all()
-            .filter(|rt| rt.as_str() != "Binary")
             .filter(|rt| *level == Level::System || in_patient_compartment(*rt))
             .map(|rt| rt.as_str().to_owned())
             .collect();
@@ -279,7 +278,19 @@ pub async fn export_status(
             "polling faster than Retry-After allows",
             retry_after.as_secs(),
         )),
-        JobStatus::Completed { manifest, expires } => {
+        JobStatus::Completed {
+            mut manifest,
+            expires,
+        } => {
+            if let Some(signer) = &ctx.state.url_signer {
+                sign_manifest(
+                    signer,
+                    &ctx.tenant.to_string(),
+                    &id,
+                    &mut manifest,
+                    expires.timestamp(),
+                );
+            }
             let mut response = Response::new(Body::from(manifest.to_string()));
             let h = response.headers_mut();
             h.insert(
@@ -326,17 +337,83 @@ pub async fn export_cancel(
     )
 }
 
-/// `GET /$export-file/{job}/{file}`.
+/// What a signed file URL covers.
+fn signed_resource(tenant: &str, job: &JobId, file: &str) -> String {
+    format!("{tenant}/{job}/{file}")
+}
+
+/// Signed mode: every file URL gets `expires` and `signature`, valid until the export expires,
+/// and the manifest says no token is needed.
+fn sign_manifest(
+    signer: &hearth_auth::UrlSigner,
+    tenant: &str,
+    job: &JobId,
+    manifest: &mut Value,
+    expires: i64,
+) {
+    manifest["requiresAccessToken"] = Value::Bool(false);
+    for section in ["output", "deleted", "error"] {
+        for entry in manifest[section].as_array_mut().into_iter().flatten() {
+            let Some(url) = entry["url"].as_str() else {
+                continue;
+            };
+            let file = url.rsplit('/').next().unwrap_or_default();
+            let signature = signer.sign(&signed_resource(tenant, job, file), expires);
+            entry["url"] = Value::String(format!("{url}?expires={expires}&signature={signature}"));
+        }
+    }
+}
+
+/// `GET /$export-file/{job}/{file}`: with the bearer token of the client that started the
+/// export, or (signed mode) with a valid `expires` + `signature` query.
 pub async fn export_file(
     State(state): State<AppState>,
     Path((tenant, job, file)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    caller: Caller,
+    RawQuery(q): RawQuery,
+    request: axum::extract::Request,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let (mut parts, _) = request.into_parts();
+    let pairs = hearth_workers::export::form_pairs(q.as_deref().unwrap_or_default());
+    let param = |name: &str| {
+        pairs
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    };
     let id = job_id(&job)?;
+    let signed = match (&state.url_signer, param("signature")) {
+        (Some(signer), Some(signature)) => {
+            let expires: i64 = param("expires")
+                .and_then(|e| e.parse().ok())
+                .ok_or_else(|| ApiError::unauthenticated("a signed URL needs expires"))?;
+            let now = chrono::Utc::now().timestamp();
+            if !signer.verify(
+                &signed_resource(&tenant, &id, &file),
+                expires,
+                signature,
+                now,
+            ) {
+                return Err(ApiError::unauthenticated(
+                    "the signed URL is not valid or has expired",
+                ));
+            }
+            true
+        }
+        _ => false,
+    };
+    let (ctx, owner) = if signed {
+        (Ctx::open(&state, &tenant, &parts.headers)?, None)
+    } else {
+        let caller = <Caller as axum::extract::FromRequestParts<AppState>>::from_request_parts(
+            &mut parts, &state,
+        )
+        .await?;
+        let ctx = Ctx::new(&state, &tenant, &parts.headers, caller)?;
+        let owner = owner(&ctx)?;
+        (ctx, Some(owner))
+    };
     let (record, size, stream) = service(&ctx)?
-        .file(&ctx.tenant, &owner(&ctx)?, &id, &file)
+        .file(&ctx.tenant, owner.as_ref(), &id, &file)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no file '{file}' in export '{id}'")))?;
     let content_type = if record.name.ends_with(Format::Parquet.extension()) {

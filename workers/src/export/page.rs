@@ -34,7 +34,12 @@ pub struct Selection {
 
 impl Selection {
     fn needs_parse(&self) -> bool {
-        self.compartment || !self.elements.is_empty()
+        self.compartment || !self.elements.is_empty() || self.binary()
+    }
+
+    /// Binary resources go out as DocumentReferences pointing to their content (Bulk Data IG).
+    fn binary(&self) -> bool {
+        self.rt.as_str() == "Binary"
     }
 
     /// Whether a resource belongs to the export's patients.
@@ -48,6 +53,31 @@ impl Selection {
             None => !patients.is_empty(),
         }
     }
+}
+
+/// A DocumentReference standing for a Binary: same id and `meta`, the content by URL (read
+/// with the same token) and its content type; a `securityContext` is kept in
+/// `context.related`.
+fn binary_as_document_reference(binary: &Value, base: &str) -> Value {
+    let id = binary.get("id").and_then(Value::as_str).unwrap_or_default();
+    let mut attachment = serde_json::Map::new();
+    if let Some(content_type) = binary.get("contentType") {
+        attachment.insert("contentType".into(), content_type.clone());
+    }
+    attachment.insert("url".into(), Value::String(format!("{base}/Binary/{id}")));
+    let mut doc = serde_json::json!({
+        "resourceType": "DocumentReference",
+        "id": id,
+        "status": "current",
+        "content": [{"attachment": attachment}],
+    });
+    if let Some(meta) = binary.get("meta") {
+        doc["meta"] = meta.clone();
+    }
+    if let Some(context) = binary.get("securityContext") {
+        doc["context"] = serde_json::json!({"related": [context]});
+    }
+    doc
 }
 
 /// The file format being written.
@@ -165,6 +195,10 @@ pub fn process(work: PageWork) -> Result<PageDone, String> {
         if !selection.in_scope(&value) {
             continue;
         }
+        let value = match selection.binary() {
+            true => binary_as_document_reference(&value, &selection.base),
+            false => value,
+        };
         let value = match (value, selection.elements.is_empty()) {
             (Value::Object(map), false) => Value::Object(subset(selection.rt, map, |k| {
                 selection.elements.iter().any(|e| is_element(k, e))
@@ -249,5 +283,32 @@ impl EncodeThread {
         answer
             .await
             .map_err(|_| "the encoding thread stopped".to_owned())?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn a_binary_becomes_a_valid_document_reference() {
+        let cases = [
+            json!({"resourceType": "Binary", "id": "b1", "contentType": "application/pdf",
+                   "meta": {"versionId": "2", "lastUpdated": "2024-01-01T00:00:00.000Z"}}),
+            json!({"resourceType": "Binary", "id": "b2", "contentType": "text/plain",
+                   "securityContext": {"reference": "Patient/p"}}),
+        ];
+        for binary in cases {
+            let doc = binary_as_document_reference(&binary, "http://h/tenant/t");
+            let valid = hearth_fhir::validate_resource(&doc);
+            assert!(valid.is_ok(), "{doc}: {valid:?}");
+            assert_eq!(doc["id"], binary["id"]);
+            assert_eq!(
+                doc["content"][0]["attachment"]["url"],
+                format!("http://h/tenant/t/Binary/{}", binary["id"].as_str().unwrap())
+            );
+        }
     }
 }

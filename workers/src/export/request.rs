@@ -171,9 +171,6 @@ fn types(
     for name in values(params, "_type") {
         match resource_type(name) {
             None => problems.droppable(format!("_type '{name}' is not a FHIR R4 resource type"))?,
-            Some(rt) if rt.as_str() == "Binary" => problems.droppable(
-                "_type 'Binary' is not exported: Binary content is reachable through the DocumentReference resources that point to it".into(),
-            )?,
             Some(_) if out.iter().any(|t| t == name) => {}
             Some(_) => out.push(name.to_owned()),
         }

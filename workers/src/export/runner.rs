@@ -96,7 +96,6 @@ async fn save(ctx: &ExportContext, tenant: &TenantId, loaded: &mut Loaded) -> Re
 /// The types a level covers when `_type` is not given.
 fn default_types(level: &Level) -> Vec<String> {
     ResourceType::all()
-        .filter(|rt| rt.as_str() != "Binary")
         .filter(|rt| *level == Level::System || in_patient_compartment(*rt))
         .map(|rt| rt.as_str().to_owned())
         .collect()
@@ -204,6 +203,15 @@ async fn plan(ctx: &ExportContext, tenant: &TenantId, loaded: &mut Loaded) -> Re
     save(ctx, tenant, loaded).await
 }
 
+/// The resource type of a part's output lines: Binary goes out as DocumentReference.
+fn output_type(rt: &str) -> &str {
+    if rt == "Binary" {
+        "DocumentReference"
+    } else {
+        rt
+    }
+}
+
 /// An open output or deleted file of the current part.
 struct OpenFile {
     sink: Sink,
@@ -233,7 +241,7 @@ impl OpenFile {
 fn file_record(kind: FileKind, part: &Part, format: Format) -> FileRecord {
     let (rt, name) = match kind {
         FileKind::Output => (
-            part.rt.clone(),
+            output_type(&part.rt).to_owned(),
             format!("{}-{}.{}", part.rt, part.next_file, format.extension()),
         ),
         FileKind::Deleted => (
@@ -450,7 +458,10 @@ async fn export_part(
                 let enc = match encoder.take() {
                     Some(enc) => enc,
                     None if format == Format::Parquet => {
-                        Encoder::parquet(rt).map_err(RunError::Fatal)?
+                        let out: ResourceType = output_type(rt.as_str())
+                            .parse()
+                            .map_err(|_| RunError::Fatal("output type".into()))?;
+                        Encoder::parquet(out).map_err(RunError::Fatal)?
                     }
                     None => Encoder::Ndjson,
                 };

@@ -176,15 +176,24 @@ impl ExportService {
         ))
     }
 
-    /// A completed job's file, with its size and bytes; `None` when absent (404).
+    /// A completed job's file, with its size and bytes; `None` when absent (404). `owner` is
+    /// `None` for a signed URL, which stands for the owner's permission.
     pub async fn file(
         &self,
         tenant: &TenantId,
-        owner: &Owner,
+        owner: Option<&Owner>,
         id: &JobId,
         name: &str,
     ) -> Result<Option<(FileRecord, u64, ByteStream)>, StoreError> {
-        let Some(loaded) = self.visible(tenant, owner, id).await? else {
+        let loaded = match owner {
+            Some(owner) => self.visible(tenant, owner, id).await?,
+            None => self
+                .ctx
+                .load(tenant, id)
+                .await?
+                .filter(|l| l.job.status != Status::Cancelled),
+        };
+        let Some(loaded) = loaded else {
             return Ok(None);
         };
         if loaded.job.status != Status::Completed {

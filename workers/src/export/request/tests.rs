@@ -63,7 +63,6 @@ fn errors() {
             &[("_type", "Patiant")],
             "not a FHIR R4 resource type",
         ),
-        (Level::System, &[("_type", "Binary")], "DocumentReference"),
         (Level::System, &[("_since", "2024-01-01")], "FHIR instant"),
         (Level::System, &[("_since", "yesterday")], "FHIR instant"),
         (
