@@ -187,51 +187,76 @@ async fn kickoff(
     Ok(response)
 }
 
-/// `GET|POST /$export`.
-pub async fn export_system(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    RawQuery(q): RawQuery,
-    method: axum::http::Method,
+/// What every kick-off handler takes: the tenant's context from the `tenant` path parameter and
+/// the token, the query string, the headers, and (for a POST) the body.
+pub struct KickOff {
+    ctx: Ctx,
+    query: Option<String>,
     headers: HeaderMap,
-    caller: Caller,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
-    let body = (method == axum::http::Method::POST).then_some(body);
-    kickoff(ctx, Level::System, "$export", q, &headers, body).await
+    body: Option<Body>,
+}
+
+impl axum::extract::FromRequest<AppState> for KickOff {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        request: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<KickOff, ApiError> {
+        use axum::extract::FromRequestParts;
+        let (mut parts, body) = request.into_parts();
+        let Path(params) = Path::<std::collections::HashMap<String, String>>::from_request_parts(
+            &mut parts, state,
+        )
+        .await
+        .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        let caller = Caller::from_request_parts(&mut parts, state).await?;
+        let tenant = params.get("tenant").map(String::as_str).unwrap_or_default();
+        let ctx = Ctx::new(state, tenant, &parts.headers, caller)?;
+        let body = (parts.method == axum::http::Method::POST).then_some(body);
+        Ok(KickOff {
+            ctx,
+            query: parts.uri.query().map(str::to_owned),
+            headers: parts.headers,
+            body,
+        })
+    }
+}
+
+/// `GET|POST /$export`.
+pub async fn export_system(k: KickOff) -> Result<Response, ApiError> {
+    kickoff(k.ctx, Level::System, "$export", k.query, &k.headers, k.body).await
 }
 
 /// `GET|POST /Patient/$export`.
-pub async fn export_patient(
-    State(state): State<AppState>,
-    Path(tenant): Path<String>,
-    RawQuery(q): RawQuery,
-    method: axum::http::Method,
-    headers: HeaderMap,
-    caller: Caller,
-    body: Body,
-) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
-    let body = (method == axum::http::Method::POST).then_some(body);
-    kickoff(ctx, Level::Patient, "Patient/$export", q, &headers, body).await
+pub async fn export_patient(k: KickOff) -> Result<Response, ApiError> {
+    kickoff(
+        k.ctx,
+        Level::Patient,
+        "Patient/$export",
+        k.query,
+        &k.headers,
+        k.body,
+    )
+    .await
 }
 
 /// `GET|POST /Group/{id}/$export`.
 pub async fn export_group(
-    State(state): State<AppState>,
-    Path((tenant, group)): Path<(String, String)>,
-    RawQuery(q): RawQuery,
-    method: axum::http::Method,
-    headers: HeaderMap,
-    caller: Caller,
-    body: Body,
+    Path((_, group)): Path<(String, String)>,
+    k: KickOff,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
     group.parse::<ResourceId>()?;
-    let body = (method == axum::http::Method::POST).then_some(body);
     let path = format!("Group/{group}/$export");
-    kickoff(ctx, Level::Group(group), &path, q, &headers, body).await
+    kickoff(
+        k.ctx,
+        Level::Group(group),
+        &path,
+        k.query,
+        &k.headers,
+        k.body,
+    )
+    .await
 }
 
 fn job_id(job: &str) -> Result<JobId, ApiError> {

@@ -307,7 +307,10 @@ mod tests {
             assert_eq!(doc["id"], binary["id"]);
             assert_eq!(
                 doc["content"][0]["attachment"]["url"],
-                format!("http://h/tenant/t/Binary/{}", binary["id"].as_str().unwrap())
+                format!(
+                    "http://h/tenant/t/Binary/{}",
+                    binary["id"].as_str().unwrap()
+                )
             );
         }
     }
