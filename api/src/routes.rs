@@ -78,6 +78,10 @@ fn routes(state: AppState) -> Router {
             get(rest::history_system).fallback(method_not_allowed),
         )
         .route(
+            "/_search",
+            post(rest::search_system_post).fallback(method_not_allowed),
+        )
+        .route(
             "/{rt}",
             post(rest::create)
                 .put(rest::conditional_update)

@@ -178,7 +178,7 @@ pub const ENDPOINTS: &[Endpoint] = &[
         I::SearchSystemPost,
         Post,
         "/tenant/{tenantId}/_search",
-        Planned,
+        Served,
     ),
     e(I::HistorySystem, Get, "/tenant/{tenantId}/_history", Served),
     e(I::ExportSystem, Get, "/tenant/{tenantId}/$export", Served),

@@ -231,6 +231,31 @@ async fn post_search_and_system_search() {
     assert_eq!(b["total"], 1);
     let b = get(&s, "?_id=p2").await;
     assert_eq!(b["total"], 1);
+    // System-level POST _search: query string and form body combined.
+    let reply = s
+        .send_raw(
+            "POST",
+            "_search?_type=Patient,Organization",
+            b"_id=p2,o1".to_vec(),
+            &[("content-type", "application/x-www-form-urlencoded")],
+        )
+        .await;
+    assert_eq!(
+        reply.status,
+        200,
+        "{}",
+        String::from_utf8_lossy(&reply.bytes)
+    );
+    assert_eq!(reply.json()["total"], 2);
+    let reply = s
+        .send_raw(
+            "POST",
+            "_search",
+            b"_id=p2".to_vec(),
+            &[("content-type", "text/plain")],
+        )
+        .await;
+    reply.outcome(415);
     // Another tenant sees nothing.
     let other = s
         .send(

@@ -17,7 +17,7 @@ pub use export::{
 };
 pub use history::{history_instance, history_system, history_type};
 pub use instance::{delete, patch, read, update, vread};
-pub use search::{search_system, search_type, search_type_post};
+pub use search::{search_system, search_system_post, search_type, search_type_post};
 pub use type_level::{conditional_delete, conditional_patch, conditional_update, create};
 
 pub(crate) use render::render_json;

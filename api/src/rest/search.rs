@@ -46,17 +46,28 @@ pub async fn search_type(
 
 /// `POST /{type}/_search` with an `application/x-www-form-urlencoded` body; its parameters
 /// follow those of the query string.
-pub async fn search_type_post(
+/// `POST /_search`: system search with a form body (and query string), combined.
+pub async fn search_system_post(
     State(state): State<AppState>,
-    Path((tenant, rt)): Path<(String, String)>,
+    Path(tenant): Path<String>,
     RawQuery(q): RawQuery,
     headers: HeaderMap,
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
     let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
-    let rt: ResourceType = rt.parse()?;
-    let guard = ctx.allow(&[Interaction::Search], rt.as_str())?;
+    let guard = ctx.allow(&[Interaction::Search], "*")?;
+    let query = form_query(&state, &headers, q.as_deref(), body).await?;
+    search(&ctx, None, query, &headers, &guard).await
+}
+
+/// The parameters of a POST `_search`: the query string and the form body, in that order.
+async fn form_query(
+    state: &AppState,
+    headers: &HeaderMap,
+    q: Option<&str>,
+    body: Body,
+) -> Result<String, ApiError> {
     let form = headers
         .get(axum::http::header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -69,11 +80,25 @@ pub async fn search_type_post(
     let bytes = read_limited(body, state.limits.max_body_bytes).await?;
     let body = std::str::from_utf8(&bytes)
         .map_err(|_| ApiError::bad_request("the form body is not UTF-8"))?;
-    let query = match q.as_deref().filter(|q| !q.is_empty()) {
+    Ok(match q.filter(|q| !q.is_empty()) {
         Some(q) if !body.is_empty() => format!("{q}&{body}"),
         Some(q) => q.to_owned(),
         None => body.to_owned(),
-    };
+    })
+}
+
+pub async fn search_type_post(
+    State(state): State<AppState>,
+    Path((tenant, rt)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+    caller: Caller,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let rt: ResourceType = rt.parse()?;
+    let guard = ctx.allow(&[Interaction::Search], rt.as_str())?;
+    let query = form_query(&state, &headers, q.as_deref(), body).await?;
     search(&ctx, Some(rt), query, &headers, &guard).await
 }
 
