@@ -44,6 +44,18 @@ fn upper_first(s: &str) -> String {
         .unwrap_or_default()
 }
 
+/// One example per resource type from the official R4 examples, chosen and trimmed by
+/// `openapi/codegen/examples.py`.
+static EXAMPLES: std::sync::LazyLock<serde_json::Map<String, serde_json::Value>> =
+    std::sync::LazyLock::new(|| {
+        serde_json::from_str(include_str!("generated/examples.json")).unwrap_or_default()
+    });
+
+/// The example of a resource type, if the spec has one.
+pub fn example(resource_type: &str) -> Option<serde_json::Value> {
+    EXAMPLES.get(resource_type).cloned()
+}
+
 /// Every schema component, in a stable order: primitives, datatypes, resources, then backbone
 /// elements in the order they are first met.
 pub fn components() -> Vec<(String, RefOr<Schema>)> {
@@ -128,8 +140,9 @@ impl Builder {
                 }
             }
         }
+        let example = resource_type.and_then(example);
         if one_of_required.is_empty() {
-            return object.into();
+            return object.examples(example).into();
         }
         // A required choice element: exactly one of its branches must be present.
         let mut all_of = AllOfBuilder::new().item(object);
@@ -144,7 +157,7 @@ impl Builder {
             }
             all_of = all_of.item(one_of);
         }
-        all_of.into()
+        all_of.examples(example).into()
     }
 
     /// The schema of one property: a single value or, for a repeating element, an array.

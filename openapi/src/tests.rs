@@ -180,3 +180,18 @@ fn schemas_follow_the_model() {
     );
     assert_eq!(s["Resource"]["oneOf"].as_array().map(Vec::len), Some(146));
 }
+
+#[test]
+fn examples_are_valid_resources_of_their_type() {
+    let mut with_example = 0;
+    for rt in hearth_fhir::ResourceType::all() {
+        let Some(example) = crate::schemas::example(rt.as_str()) else {
+            continue;
+        };
+        with_example += 1;
+        if let Err(issues) = hearth_fhir::validate::validate_resource_as(&example, rt) {
+            panic!("the {rt} example is not valid: {issues:?}");
+        }
+    }
+    assert!(with_example >= 120, "examples for most types ({with_example})");
+}
