@@ -193,5 +193,8 @@ fn examples_are_valid_resources_of_their_type() {
             panic!("the {rt} example is not valid: {issues:?}");
         }
     }
-    assert!(with_example >= 120, "examples for most types ({with_example})");
+    assert!(
+        with_example >= 120,
+        "examples for most types ({with_example})"
+    );
 }

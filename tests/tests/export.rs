@@ -658,3 +658,25 @@ async fn binary_goes_out_as_document_reference() {
         .await;
     assert_eq!(content.bytes, b"hello", "the URL serves the content");
 }
+
+#[tokio::test]
+async fn parquet_files_end_at_a_row_count() {
+    let options = hearth_workers::export::ExportOptions {
+        parquet_file_rows: 2,
+        page: 2,
+        ..test_export_options()
+    };
+    let server = TestServer::with_export(options, 1).await;
+    for i in 0..5 {
+        create(&server, patient(&format!("P{i}"))).await;
+    }
+    let path = "$export?_type=Patient&_outputFormat=parquet";
+    let (manifest, _) = wait(&server, &kickoff(&server, path).await).await;
+    let counts: Vec<u64> = manifest["output"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(counts, [2, 2, 1]);
+}

@@ -31,6 +31,9 @@ pub struct ExportOptions {
     pub max_attempts: u32,
     /// Largest export file accepted by the blob store.
     pub max_file_bytes: u64,
+    /// A Parquet file also ends once it holds this many rows (its writer's metadata grows
+    /// with the rows of a file).
+    pub parquet_file_rows: u64,
 }
 
 impl Default for ExportOptions {
@@ -44,6 +47,7 @@ impl Default for ExportOptions {
             visibility: Duration::from_secs(60),
             max_attempts: 5,
             max_file_bytes: 4 << 30,
+            parquet_file_rows: 100_000,
         }
     }
 }

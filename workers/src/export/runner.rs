@@ -490,9 +490,13 @@ async fn export_part(
             }
             let last = page.next.is_none();
             query.cursor = page.next;
-            let full = output
-                .as_ref()
-                .is_some_and(|f| f.sink.bytes() >= ctx.options.file_bytes);
+            // A Parquet writer keeps every row group's metadata (statistics, page indexes of
+            // hundreds of columns) until its file ends, so files also end at a row count.
+            let full = output.as_ref().is_some_and(|f| {
+                f.sink.bytes() >= ctx.options.file_bytes
+                    || (format == Format::Parquet
+                        && f.record.count >= ctx.options.parquet_file_rows)
+            });
             if full || last {
                 let tail = match encoder.take() {
                     Some(enc) => Some(encoding.finish(enc).await.map_err(RunError::Fatal)?),
