@@ -164,6 +164,9 @@ pub struct ChangesQuery {
     pub until: Option<DateTime<Utc>>,
     /// Page size, at least 1.
     pub count: usize,
+    /// A page also ends once its bodies reach this many bytes (after at least one version),
+    /// so memory stays bounded whatever the resources' sizes.
+    pub max_bytes: usize,
     /// Opaque cursor from a previous page's `next`.
     pub cursor: Option<String>,
 }

@@ -16,6 +16,7 @@ fn query(rt: &str, snapshot: &Snapshot, count: usize) -> ChangesQuery {
         since: None,
         until: None,
         count,
+        max_bytes: usize::MAX,
         cursor: None,
     }
 }

@@ -18,6 +18,9 @@ pub struct ExportOptions {
     pub file_bytes: u64,
     /// Resources read per store call.
     pub page: usize,
+    /// A store call also stops once it read this many bytes of resources (a page of large
+    /// resources, such as Provenance listing every record of a patient, stays small).
+    pub page_bytes: usize,
     /// How long a finished job and its files are kept.
     pub ttl: Duration,
     /// Active jobs per tenant.
@@ -41,6 +44,7 @@ impl Default for ExportOptions {
         ExportOptions {
             file_bytes: 128 << 20,
             page: 1000,
+            page_bytes: 8 << 20,
             ttl: Duration::from_secs(24 * 3600),
             max_active: 2,
             poll_interval: Duration::from_secs(2),

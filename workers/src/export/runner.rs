@@ -395,6 +395,7 @@ async fn export_part(
         since: job.request.since,
         until: job.request.until,
         count: ctx.options.page,
+        max_bytes: ctx.options.page_bytes,
         cursor: part.cursor.clone(),
     };
     let report_deletes = job.request.since.is_some() && !part.associated;

@@ -93,13 +93,19 @@ pub(super) fn changes(conn: &Connection, q: &ChangesQuery) -> Result<ChangesPage
         .query(params![q.rt.as_str(), after, upto, count as i64])
         .map_err(sql_err("export read"))?;
     let mut versions = Vec::with_capacity(count.min(4096));
-    let mut last = None;
+    let (mut last, mut bytes, mut full) = (None, 0usize, false);
     while let Some(row) = rows.next().map_err(sql_err("export read"))? {
         last = Some(row.get::<_, i64>(0).map_err(sql_err("decode export row"))?);
         let key = decode_key(row).map_err(sql_err("decode export row"))?;
-        versions.push(version_of(key, row, 3).map_err(sql_err("decode export row"))?);
+        let version = version_of(key, row, 3).map_err(sql_err("decode export row"))?;
+        bytes += version.body.as_ref().map_or(0, |b| b.len());
+        versions.push(version);
+        if bytes >= q.max_bytes.max(1) {
+            full = true;
+            break;
+        }
     }
-    let next = if versions.len() == count {
+    let next = if full || versions.len() == count {
         last.map(|seq| seq.to_string())
     } else {
         None
