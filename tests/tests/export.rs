@@ -405,25 +405,13 @@ async fn authorization_and_tenant_isolation() {
     let server = TestServer::start().await;
     create(&server, patient("P")).await;
     let read_patients = server.token("default", "system/Patient.rs");
-    let reply = server
-        .send_as(
-            Some(&read_patients),
-            "GET",
-            &server.url("$export?_type=Observation"),
-            None,
-            &KICKOFF,
-        )
-        .await;
-    reply.outcome(403);
-    let reply = server
-        .send_as(
-            Some(&read_patients),
-            "GET",
-            &server.url("$export"),
-            None,
-            &KICKOFF,
-        )
-        .await;
+    let (srv, tok) = (&server, &read_patients);
+    let kick = move |path: &'static str| async move {
+        srv.send_as(Some(tok), "GET", &srv.url(path), None, &KICKOFF)
+            .await
+    };
+    kick("$export?_type=Observation").await.outcome(403);
+    let reply = kick("$export").await;
     assert_eq!(reply.status, 202, "only the readable types are exported");
     let status_url = reply.header("content-location").unwrap().to_owned();
     let mut manifest = None;

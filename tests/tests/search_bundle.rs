@@ -199,27 +199,32 @@ async fn includes_elements_warnings_and_errors() {
     }
 }
 
-#[tokio::test]
-async fn post_search_and_system_search() {
-    let s = TestServer::start().await;
-    put(&s, "Patient", "p1", json!({"gender": "male"})).await;
-    put(&s, "Patient", "p2", json!({"gender": "female"})).await;
-    put(&s, "Organization", "o1", json!({"name": "Acme"})).await;
+/// A POST `_search` with a form body; asserts 200 and returns the Bundle.
+async fn post_form(s: &TestServer, path: &str, form: &str) -> Value {
     let reply = s
         .send_raw(
             "POST",
-            "Patient/_search?_count=5",
-            b"gender=male".to_vec(),
+            path,
+            form.as_bytes().to_vec(),
             &[("content-type", "application/x-www-form-urlencoded")],
         )
         .await;
     assert_eq!(
         reply.status,
         200,
-        "{}",
+        "{path}: {}",
         String::from_utf8_lossy(&reply.bytes)
     );
-    let b = reply.json();
+    reply.json()
+}
+
+#[tokio::test]
+async fn post_search_and_system_search() {
+    let s = TestServer::start().await;
+    put(&s, "Patient", "p1", json!({"gender": "male"})).await;
+    put(&s, "Patient", "p2", json!({"gender": "female"})).await;
+    put(&s, "Organization", "o1", json!({"name": "Acme"})).await;
+    let b = post_form(&s, "Patient/_search?_count=5", "gender=male").await;
     assert_eq!(b["total"], 1);
     assert_eq!(
         link(&b, "self").unwrap(),
@@ -232,21 +237,8 @@ async fn post_search_and_system_search() {
     let b = get(&s, "?_id=p2").await;
     assert_eq!(b["total"], 1);
     // System-level POST _search: query string and form body combined.
-    let reply = s
-        .send_raw(
-            "POST",
-            "_search?_type=Patient,Organization",
-            b"_id=p2,o1".to_vec(),
-            &[("content-type", "application/x-www-form-urlencoded")],
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
-    assert_eq!(reply.json()["total"], 2);
+    let b = post_form(&s, "_search?_type=Patient,Organization", "_id=p2,o1").await;
+    assert_eq!(b["total"], 2);
     let reply = s
         .send_raw(
             "POST",
