@@ -33,8 +33,29 @@ cargo fmt --all -- --check
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
 
-step "cargo test (unit, conformance, black-box HTTP, spec examples)"
+step "start the AWS stand-ins: moto (DynamoDB, Streams, S3, SQS, KMS) and a real OpenSearch 2.19.6 node"
+STANDINS=$(mktemp -d)
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+stop_standins() {
+  scripts/moto.sh stop "$STANDINS" || true
+  scripts/opensearch-node.sh stop "$STANDINS" || true
+  rm -rf "$STANDINS"
+}
+trap stop_standins EXIT
+MOTO_PORT=$(free_port)
+scripts/moto.sh start "$MOTO_PORT" "$STANDINS"
+OPENSEARCH_PORT=$(free_port)
+scripts/opensearch-node.sh start "$OPENSEARCH_PORT" "$STANDINS"
+# The one switch of the emulator-backed tests (conformance of the AWS and OpenSearch adapters).
+export HEARTH_TEST_EMULATORS=1
+export HEARTH_TEST_AWS_ENDPOINT="http://127.0.0.1:$MOTO_PORT"
+export HEARTH_TEST_OPENSEARCH_URL="http://127.0.0.1:$OPENSEARCH_PORT"
+
+step "cargo test (unit, conformance on both backends, black-box HTTP, spec examples)"
 cargo test --workspace --quiet 2>&1 | tee "$CACHE/cargo-test.log"
+
+step "black-box HTTP tests again on the AWS backend (DynamoDB, S3, SQS, KMS on moto; OpenSearch)"
+HEARTH_TEST_BACKEND=aws cargo test -p hearth-tests --tests --quiet 2>&1 | tee "$CACHE/cargo-test-aws.log"
 
 step "build the hearth binary"
 cargo build --quiet -p hearth-cli
@@ -42,6 +63,9 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 HEARTH_BIN="$target_dir/debug/hearth"
 "$HEARTH_BIN" --help >/dev/null
 "$HEARTH_BIN" serve --help >/dev/null
+
+step "AWS backend end to end: serve + worker + stream pump; OpenSearch stopped and restarted, a worker killed"
+tests/aws/run.sh "$HEARTH_BIN" "$STANDINS"
 
 if [ -x tests/clients/run.sh ]; then
   step "real FHIR clients (fhirpy, fhir-kit-client) against hearth serve"

@@ -55,7 +55,8 @@ async fn existing(state: &AppState, id: &TenantId) -> Result<Tenant, ApiError> {
     .await
 }
 
-/// `POST /admin/tenants` `{"id", "name"}` → 201 with the tenant; usable at once.
+/// `POST /admin/tenants` `{"id", "name"}` → 201 with the tenant (its key provisioned);
+/// usable at once.
 pub async fn create_tenant(
     State(state): State<AppState>,
     _admin: Admin,
@@ -65,7 +66,21 @@ pub async fn create_tenant(
     let id = tenant_id(&new.id)?;
     let name = new.name.unwrap_or_else(|| new.id.clone());
     let registry = state.tenants.clone();
-    let tenant = blocking(move || Ok(registry.create(&id, &name)?)).await?;
+    let created = id.clone();
+    let tenant = blocking(move || Ok(registry.create(&created, &name)?)).await?;
+    if let Err(e) = state.partitions.provision(&id).await {
+        // Undo the create, so that the same request can be made again.
+        let registry = state.tenants.clone();
+        let removed = id.clone();
+        let undo = match tokio::task::spawn_blocking(move || registry.delete(&removed)).await {
+            Ok(undone) => undone.map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        if let Err(undo) = undo {
+            tracing::error!(tenant_id = %id, error = %undo, "unprovisioned tenant left in the registry");
+        }
+        return Err(e.into());
+    }
     tracing::info!(tenant_id = %tenant.id, "tenant created");
     Ok((StatusCode::CREATED, Json(tenant)).into_response())
 }
@@ -90,13 +105,23 @@ pub async fn get_tenant(
     Ok(Json(existing(&state, &id).await?))
 }
 
-/// `DELETE /admin/tenants/{id}` → 204; the tenant's URLs answer 404 at once.
+/// `DELETE /admin/tenants/{id}` → 204; the tenant's URLs answer 404 at once. Its key is
+/// destroyed (crypto-shredding its data), then its data removed, then its record.
 pub async fn delete_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,
     _admin: Admin,
 ) -> Result<StatusCode, ApiError> {
     let id = tenant_id(&id)?;
+    // Suspended first (404 when there is no such tenant): its URLs answer 404 while its
+    // partitions go, and a destroy that fails part-way leaves it suspended, to be deleted
+    // again.
+    let registry = state.tenants.clone();
+    let suspended = id.clone();
+    blocking(move || Ok(registry.set_status(&suspended, TenantStatus::Suspended)?)).await?;
+    state.forget_tenant(&id);
+    let progress = |step: &str| tracing::info!(tenant_id = %id, step, "destroying tenant");
+    state.partitions.destroy(&id, &progress).await?;
     let registry = state.tenants.clone();
     let deleted = id.clone();
     // Forget the tenant before and after: no request admitted by the cache in between.

@@ -6,7 +6,7 @@ use std::sync::{Arc, RwLock};
 use std::time::Instant;
 
 use bytes::Bytes;
-use hearth_store::{BlobStore, ResourceStore};
+use hearth_store::{BlobStore, Partitions, ResourceStore, TenantPartitions};
 use hearth_tenancy::{TenantId, TenantRegistry};
 use hearth_workers::export::ExportService;
 
@@ -71,6 +71,10 @@ pub struct AppState {
     /// Set when export files are offered as signed, expiring URLs
     /// (`requiresAccessToken: false`) instead of token-guarded ones.
     pub url_signer: Option<Arc<hearth_auth::UrlSigner>>,
+    /// What a tenant owns beyond its registry folder (its key, its items in external
+    /// stores): provisioned when the admin API creates a tenant, destroyed before it deletes
+    /// one. By default nothing: the registry folder holds every embedded partition.
+    pub partitions: Arc<dyn TenantPartitions>,
 }
 
 impl AppState {
@@ -97,6 +101,7 @@ impl AppState {
             known_tenants: Arc::default(),
             export: None,
             url_signer: None,
+            partitions: Arc::new(Partitions::default()),
         }
     }
 }
@@ -111,6 +116,12 @@ impl AppState {
     /// Offers export files as signed URLs, valid until their export expires.
     pub fn with_signed_export_urls(mut self, signer: Arc<hearth_auth::UrlSigner>) -> AppState {
         self.url_signer = Some(signer);
+        self
+    }
+
+    /// Provisions and destroys each tenant's partitions with `partitions`.
+    pub fn with_partitions(mut self, partitions: Arc<dyn TenantPartitions>) -> AppState {
+        self.partitions = partitions;
         self
     }
 

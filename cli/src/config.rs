@@ -40,6 +40,44 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
     pub export: ExportConfig,
+    /// Create missing tables, bucket and queues at start (`HEARTH_PROVISION`; for emulators
+    /// and first runs: in AWS the deployment template creates them).
+    pub provision: bool,
+    /// The AWS backend's resources (`backend = "aws"`).
+    pub aws: hearth_aws::AwsConfig,
+    /// The AWS backend's search index.
+    pub search: SearchConfig,
+}
+
+/// The `[search]` section: the OpenSearch cluster of the AWS backend.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SearchConfig {
+    /// Base URL of the cluster (`HEARTH_OPENSEARCH_URL`).
+    pub url: String,
+    /// Index names are `{index_prefix}{tenant}` (`HEARTH_OPENSEARCH_PREFIX`).
+    pub index_prefix: String,
+    /// Replicas of each tenant index; absent: the cluster default.
+    pub replicas: Option<u32>,
+    /// Sign requests with SigV4 for this service (`es` for a managed domain, `aoss` for
+    /// OpenSearch Serverless); absent: no signing.
+    pub sigv4_service: Option<String>,
+    /// Who indexes writes (`HEARTH_INDEXING`): `stream` (the stream indexer of `hearth
+    /// worker`, from the table's stream; writes never wait for the index) or `inline` (each
+    /// write updates the index before answering, so search reads its writes).
+    pub indexing: String,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            url: "http://127.0.0.1:9200".into(),
+            index_prefix: hearth_opensearch::DEFAULT_PREFIX.into(),
+            replicas: None,
+            sigv4_service: None,
+            indexing: "stream".into(),
+        }
+    }
 }
 
 /// The `[auth]` section: which tokens are accepted and what groups may do. Authentication is
@@ -241,6 +279,9 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             export: ExportConfig::default(),
+            provision: false,
+            aws: hearth_aws::AwsConfig::default(),
+            search: SearchConfig::default(),
         }
     }
 }
@@ -309,15 +350,31 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
         "HEARTH_EXPORT_VISIBILITY_SECONDS",
         &mut export.visibility_seconds,
     )?;
+    env_parse("HEARTH_PROVISION", &mut config.provision)?;
+    let aws = &mut config.aws;
+    env_parse("HEARTH_AWS_REGION", &mut aws.region)?;
+    if let Some(url) = env("HEARTH_AWS_ENDPOINT_URL") {
+        aws.endpoint_url = Some(url);
+    }
+    env_parse("HEARTH_AWS_PREFIX", &mut aws.prefix)?;
+    if let Some(bucket) = env("HEARTH_AWS_BUCKET") {
+        aws.bucket = Some(bucket);
+    }
+    env_parse("HEARTH_AWS_SSE_KMS", &mut aws.sse_kms)?;
+    let search = &mut config.search;
+    env_parse("HEARTH_OPENSEARCH_URL", &mut search.url)?;
+    env_parse("HEARTH_OPENSEARCH_PREFIX", &mut search.index_prefix)?;
+    env_parse("HEARTH_INDEXING", &mut search.indexing)?;
     if let Some(dir) = &global.data_dir {
         config.data_dir = dir.clone();
     }
     match config.backend.as_str() {
-        "embedded" => {}
-        "aws" => {
-            anyhow::bail!("HEARTH_BACKEND=aws is not available in this build yet; use embedded")
-        }
+        "embedded" | "aws" => {}
         other => anyhow::bail!("unknown backend '{other}': use embedded or aws"),
+    }
+    match config.search.indexing.as_str() {
+        "stream" | "inline" => {}
+        other => anyhow::bail!("unknown indexing '{other}': use stream or inline"),
     }
     match config.log_format.as_str() {
         "text" | "json" => {}

@@ -1,5 +1,6 @@
 //! The `hearth` binary: reads configuration, wires the adapters, runs subcommands.
 
+mod backend;
 mod config;
 mod serve;
 mod tenant;
@@ -22,15 +23,19 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run the FHIR server (embedded backend: one SQLite file and blob folder per tenant).
+    /// Run the FHIR server (embedded backend by default: one SQLite file and blob folder per
+    /// tenant; `backend = "aws"` for DynamoDB, S3, SQS, KMS and OpenSearch).
     Serve(serve::ServeArgs),
     /// Manage tenants of the configured backend.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
     /// Print a bearer token signed with the data dir's local key (operators and tests).
     Token(token::TokenArgs),
-    /// Run the queue workers (bulk export) without the API, on the same data dir / backend.
+    /// Run the queue workers without the API (bulk export; on AWS also the stream indexer),
+    /// or the local stream pump, or rebuild a tenant's search index.
     Worker(worker::WorkerArgs),
+    /// Rebuild a tenant's search index from the resource table (AWS backend).
+    Reindex(worker::ReindexArgs),
     /// Print the OpenAPI 3.1 document (the one served at /openapi.json).
     Openapi,
 }
@@ -43,6 +48,7 @@ fn main() -> anyhow::Result<()> {
         Command::Tenant(command) => tenant::run(&config, command),
         Command::Token(args) => token::run(&config, args),
         Command::Worker(args) => worker::run(config, args),
+        Command::Reindex(args) => worker::reindex_command(config, args),
         Command::Openapi => {
             use std::io::Write;
             let mut out = std::io::stdout().lock();

@@ -1,4 +1,4 @@
-//! `hearth serve`: the API with the embedded backend.
+//! `hearth serve`: the API on the configured backend, with in-process export workers.
 
 use std::io::IsTerminal;
 use std::net::SocketAddr;
@@ -8,10 +8,10 @@ use anyhow::Context;
 use clap::Args;
 use hearth_api::{AppState, Auth, AuthSetup, app};
 use hearth_auth::{LocalSigner, signing_key_path};
-use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
 use hearth_tenancy::{RegistryError, TenantId, TenantRegistry};
 use tracing_subscriber::EnvFilter;
 
+use crate::backend::Backend;
 use crate::config::Config;
 
 #[derive(Args, Debug)]
@@ -66,14 +66,14 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Err(RegistryError::AlreadyExists(_)) => {}
         Err(err) => return Err(err).context("create the default tenant"),
     }
-    let (store, blobs) = embedded_stores(&registry);
-    let (export_ctx, export_queue) = hearth_workers::embedded_export(
-        &config.data_dir,
-        store.clone(),
-        blobs.clone(),
-        (&config.export).into(),
-    )
-    .context("open the export job store")?;
+    let backend = Backend::open(&config, &registry).await?;
+    backend
+        .partitions
+        .provision(&default_tenant)
+        .await
+        .context("provision the default tenant")?;
+    let (export_ctx, export_queue) = backend.export(&config);
+    let (store, blobs) = (backend.store.clone(), backend.blobs.clone());
     let export = hearth_workers::export_service(&export_ctx, &export_queue);
     let workers = if config.export.workers > 0 {
         hearth_workers::spawn_workers(&export_ctx, &export_queue, config.export.workers)
@@ -104,7 +104,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         config.public_url.clone(),
         auth,
     )
-    .with_export(export);
+    .with_export(export)
+    .with_partitions(backend.partitions.clone());
     if config.export.signed_urls {
         let path = hearth_auth::url_signing_key_path(&config.data_dir);
         let signer = hearth_auth::UrlSigner::load_or_create(&path)
@@ -118,7 +119,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("listen on {addr}"))?;
-    tracing::info!(address = %listener.local_addr()?, data_dir = %config.data_dir.display(), "hearth is serving FHIR R4 at /tenant/{{id}}");
+    tracing::info!(address = %listener.local_addr()?, backend = %config.backend, data_dir = %config.data_dir.display(), "hearth is serving FHIR R4 at /tenant/{{id}}");
     axum::serve(
         listener,
         app(state).into_make_service_with_connect_info::<SocketAddr>(),
@@ -131,17 +132,6 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
-}
-
-/// The embedded resource store and blob store of a data dir.
-pub fn embedded_stores(registry: &TenantRegistry) -> (Arc<SqliteResourceStore>, Arc<FsBlobStore>) {
-    (
-        Arc::new(SqliteResourceStore::new(
-            registry.clone(),
-            SqliteOptions::default(),
-        )),
-        Arc::new(FsBlobStore::new(registry.clone())),
-    )
 }
 
 pub async fn shutdown_signal() {

@@ -1,8 +1,12 @@
-//! `hearth tenant create|list|delete`: tenant lifecycle on the configured data dir.
+//! `hearth tenant create|list|delete`: tenant lifecycle on the configured backend: the
+//! registry entry in the data dir and the tenant's partitions (on AWS its KMS key, items,
+//! objects, job records and search index).
 
+use anyhow::Context;
 use clap::Subcommand;
-use hearth_tenancy::{TenantId, TenantRegistry};
+use hearth_tenancy::{TenantId, TenantRegistry, TenantStatus};
 
+use crate::backend::Backend;
 use crate::config::Config;
 
 #[derive(Subcommand)]
@@ -17,17 +21,30 @@ pub enum TenantCommand {
     },
     /// List tenants as JSON lines.
     List,
-    /// Delete a tenant and every partition it owns.
+    /// Delete a tenant and every partition it owns (its key first: crypto-shredding).
     Delete { id: String },
 }
 
-#[allow(clippy::print_stdout)]
 pub fn run(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("start the runtime")?
+        .block_on(tenant(config, command))
+}
+
+#[allow(clippy::print_stdout)]
+async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
     let registry = TenantRegistry::new(&config.data_dir);
     match command {
         TenantCommand::Create { id, name } => {
             let tenant: TenantId = id.parse()?;
             let record = registry.create(&tenant, name.as_deref().unwrap_or(&id))?;
+            let backend = Backend::open(config, &registry).await?;
+            if let Err(e) = backend.partitions.provision(&tenant).await {
+                registry.delete(&tenant)?;
+                return Err(e).context("provision the tenant's partitions");
+            }
             println!("{}", serde_json::to_string(&record)?);
         }
         TenantCommand::List => {
@@ -37,6 +54,14 @@ pub fn run(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
         }
         TenantCommand::Delete { id } => {
             let tenant: TenantId = id.parse()?;
+            registry.set_status(&tenant, TenantStatus::Suspended)?;
+            let backend = Backend::open(config, &registry).await?;
+            let progress = |step: &str| eprintln!("{tenant}: {step}");
+            backend
+                .partitions
+                .destroy(&tenant, &progress)
+                .await
+                .context("remove the tenant's partitions")?;
             registry.delete(&tenant)?;
             println!("deleted tenant {tenant}");
         }

@@ -1,18 +1,58 @@
-//! `hearth worker`: the queue workers alone (bulk export), against the configured backend and
-//! data dir, for running them apart from the API.
+//! `hearth worker`: the queue workers without the API — bulk export, and on the AWS backend
+//! with stream indexing the stream indexer — or, as subcommands, the local stream pump and
+//! the reindexing of a tenant.
+
+use std::time::Duration;
 
 use anyhow::Context;
-use clap::Args;
-use hearth_tenancy::TenantRegistry;
+use clap::{Args, Subcommand};
+use hearth_aws::stream::StreamPump;
+use hearth_tenancy::{TenantId, TenantRegistry};
+use hearth_workers::index::{Indexer, IndexerOptions, reindex};
 
+use crate::backend::Backend;
 use crate::config::Config;
-use crate::serve::{embedded_stores, init_logging, shutdown_signal};
+use crate::serve::{init_logging, shutdown_signal};
 
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
     /// Export workers to run (default: `export.workers` of the configuration, at least 1).
     #[arg(long, env = "HEARTH_EXPORT_WORKERS")]
     workers: Option<usize>,
+    /// Stream indexers to run on the AWS backend with `indexing = "stream"`.
+    #[arg(long, default_value_t = 1)]
+    indexers: usize,
+    #[command(subcommand)]
+    command: Option<WorkerCommand>,
+}
+
+#[derive(Subcommand, Debug)]
+enum WorkerCommand {
+    /// Read the resource table's DynamoDB stream into the index queue (AWS backend without an
+    /// EventBridge Pipe, such as on an emulator).
+    StreamPump,
+    /// Rebuild one tenant's search index from the resource table (AWS backend); the same as
+    /// `hearth reindex`.
+    Reindex(ReindexArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct ReindexArgs {
+    /// The tenant to reindex.
+    #[arg(long)]
+    tenant: String,
+}
+
+/// `hearth reindex --tenant ID`.
+pub fn reindex_command(config: Config, args: ReindexArgs) -> anyhow::Result<()> {
+    run(
+        config,
+        WorkerArgs {
+            workers: None,
+            indexers: 0,
+            command: Some(WorkerCommand::Reindex(args)),
+        },
+    )
 }
 
 pub fn run(config: Config, args: WorkerArgs) -> anyhow::Result<()> {
@@ -28,17 +68,75 @@ async fn work(config: Config, args: WorkerArgs) -> anyhow::Result<()> {
     std::fs::create_dir_all(&config.data_dir)
         .with_context(|| format!("create data dir {}", config.data_dir.display()))?;
     let registry = TenantRegistry::new(&config.data_dir);
-    let (store, blobs) = embedded_stores(&registry);
-    let (ctx, queue) =
-        hearth_workers::embedded_export(&config.data_dir, store, blobs, (&config.export).into())
-            .context("open the export job store")?;
+    let backend = Backend::open(&config, &registry).await?;
+    match args.command {
+        Some(WorkerCommand::StreamPump) => return stream_pump(&backend).await,
+        Some(WorkerCommand::Reindex(args)) => return reindex_tenant(&backend, &args.tenant).await,
+        None => {}
+    }
+    let (ctx, queue) = backend.export(&config);
     let workers = args.workers.unwrap_or(config.export.workers).max(1);
-    let handles = hearth_workers::spawn_workers(&ctx, &queue, workers);
-    tracing::info!(workers, data_dir = %config.data_dir.display(), "hearth worker is running export jobs");
+    let mut handles = hearth_workers::spawn_workers(&ctx, &queue, workers);
+    let indexers = match &backend.aws {
+        Some(_) if config.search.indexing == "stream" => args.indexers.max(1),
+        _ => 0,
+    };
+    if let Some(aws) = &backend.aws {
+        for _ in 0..indexers {
+            let indexer = Indexer::new(
+                aws.backend.store.clone(),
+                aws.index.clone(),
+                backend.queue.clone(),
+                IndexerOptions::default(),
+            );
+            handles.push(tokio::spawn(indexer.run()));
+        }
+    }
+    tracing::info!(workers, indexers, backend = %config.backend, "hearth worker is running");
     shutdown_signal().await;
     for handle in handles {
         handle.abort();
     }
     tracing::info!("stopped");
+    Ok(())
+}
+
+fn aws_only<'a>(backend: &'a Backend, what: &str) -> anyhow::Result<&'a crate::backend::AwsParts> {
+    backend
+        .aws
+        .as_ref()
+        .with_context(|| format!("{what} needs the AWS backend (backend = \"aws\")"))
+}
+
+async fn stream_pump(backend: &Backend) -> anyhow::Result<()> {
+    let aws = aws_only(backend, "the stream pump")?;
+    let pump = StreamPump::new(
+        aws.backend.clients.dynamodb.clone(),
+        aws.backend.clients.dynamodbstreams.clone(),
+        &aws.backend.config.resources_table_name(),
+        backend.queue.clone(),
+    );
+    tracing::info!(table = %aws.backend.config.resources_table_name(), "stream pump is running");
+    tokio::select! {
+        () = pump.run(Duration::from_millis(200)) => {},
+        () = shutdown_signal() => {},
+    }
+    Ok(())
+}
+
+async fn reindex_tenant(backend: &Backend, tenant: &str) -> anyhow::Result<()> {
+    let aws = aws_only(backend, "reindexing")?;
+    let tenant: TenantId = tenant.parse().context("parse --tenant")?;
+    let started = std::time::Instant::now();
+    let done = reindex(
+        aws.backend.store.as_ref(),
+        aws.backend.store.as_ref(),
+        aws.index.as_ref(),
+        &tenant,
+        |rt, done| tracing::info!(%tenant, resource_type = %rt, indexed = done, "reindexing"),
+    )
+    .await
+    .with_context(|| format!("reindex tenant {tenant}"))?;
+    tracing::info!(%tenant, indexed = done, seconds = started.elapsed().as_secs_f64(), "reindexed");
     Ok(())
 }

@@ -8,17 +8,33 @@
 mod blob;
 pub mod conformance;
 pub mod embedded;
+mod envelope;
 mod error;
+mod index_event;
+mod indexed;
 mod jobs;
+mod key_index;
+mod keys;
 mod resource;
 mod search;
+mod stamp;
+mod tenant_partitions;
 
 pub use blob::{BlobKey, BlobStore, ByteStream};
+pub use envelope::Envelope;
 pub use error::{ErrorKind, StoreError};
+pub use index_event::{INDEX_QUEUE, IndexEvent};
+pub use indexed::IndexedStore;
 pub use jobs::{Delivery, JobId, JobQueue, JobRecord, JobState, JobStore};
+pub use key_index::{
+    IndexDoc, IndexSource, KeyIndex, KeyPage, docs_of_write, index_inline, search_via_keys,
+};
+pub use keys::{DataKey, KeyService};
 pub use resource::{
     ChangesPage, ChangesQuery, HistoryEntry, HistoryPage, HistoryQuery, HistoryScope, Method,
     Precondition, ResourceKey, ResourceStore, Snapshot, StoredVersion, WriteKind, WriteOp,
     WriteOutcome,
 };
 pub use search::{SearchIndex, SearchPage};
+pub use stamp::{format_instant, stamp};
+pub use tenant_partitions::{Partitions, Progress, TenantPartitions};

@@ -201,6 +201,19 @@ pub trait ResourceStore: SearchIndex + Send + Sync + 'static {
         key: &ResourceKey,
     ) -> Result<Option<StoredVersion>, StoreError>;
 
+    /// The current versions of `keys`, in their order (`None` where a resource never existed).
+    async fn read_many(
+        &self,
+        tenant: &TenantId,
+        keys: &[ResourceKey],
+    ) -> Result<Vec<Option<StoredVersion>>, StoreError> {
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            out.push(self.read(tenant, key).await?);
+        }
+        Ok(out)
+    }
+
     /// One version (possibly a delete), or `None` if that version does not exist.
     async fn vread(
         &self,

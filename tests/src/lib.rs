@@ -11,10 +11,11 @@ use std::time::SystemTime;
 
 use hearth_api::{AppState, Auth, AuthSetup, Limits, app};
 use hearth_auth::{AccessClaims, LocalSigner, signing_key_path};
-use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
 use hearth_tenancy::{TenantId, TenantRegistry};
 use hearth_workers::export::ExportOptions;
 use serde_json::Value;
+
+pub mod backend;
 
 /// A running server; dropped at the end of the test with its data dir.
 pub struct TestServer {
@@ -27,6 +28,10 @@ pub struct TestServer {
     pub signer: Arc<LocalSigner>,
     /// The in-process export workers; stopped with the server.
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// How long a write takes to enter export snapshots (0 on the embedded backend).
+    settle: std::time::Duration,
+    /// The most entries one transaction may hold, if the backend bounds it.
+    pub max_transaction: Option<usize>,
     _dir: tempfile::TempDir,
 }
 
@@ -84,11 +89,13 @@ impl TestServer {
                 .create(&tenant.parse::<TenantId>().expect("tenant id"), tenant)
                 .expect("create tenant");
         }
-        let store = Arc::new(SqliteResourceStore::new(
-            registry.clone(),
-            SqliteOptions::default(),
-        ));
-        let blobs = Arc::new(FsBlobStore::new(registry.clone()));
+        let backend = backend::open(&registry, dir.path()).await;
+        for tenant in ["default", "other"] {
+            backend
+                .provision(&tenant.parse::<TenantId>().expect("tenant id"))
+                .await;
+        }
+        let (store, blobs) = (backend.store.clone(), backend.blobs.clone());
         let signer = Arc::new(
             LocalSigner::load_or_create(&signing_key_path(dir.path())).expect("signing key"),
         );
@@ -103,9 +110,13 @@ impl TestServer {
             registry.clone(),
         )
         .expect("auth config");
-        let (export_ctx, export_queue) =
-            hearth_workers::embedded_export(dir.path(), store.clone(), blobs.clone(), export)
-                .expect("export job store");
+        let export_ctx = Arc::new(hearth_workers::export::ExportContext {
+            resources: store.clone(),
+            blobs: blobs.clone(),
+            jobs: backend.jobs.clone(),
+            options: export,
+        });
+        let export_queue = backend.queue.clone();
         let service = hearth_workers::export_service(&export_ctx, &export_queue);
         let workers = match workers {
             0 => Vec::new(),
@@ -113,6 +124,9 @@ impl TestServer {
         };
         let mut state =
             AppState::new(store, blobs, registry.clone(), limits, None, auth).with_export(service);
+        if let Some(partitions) = backend.partitions.clone() {
+            state = state.with_partitions(partitions);
+        }
         if signed_urls {
             let path = hearth_auth::url_signing_key_path(dir.path());
             let signer = hearth_auth::UrlSigner::load_or_create(&path).expect("URL-signing key");
@@ -128,14 +142,27 @@ impl TestServer {
         TestServer {
             addr,
             base: format!("http://{addr}/tenant/default"),
+            // The raw bytes, as a client without gzip support sees them (reqwest's gzip
+            // feature is on in this build for the OpenSearch client).
             client: reqwest::Client::builder()
                 .pool_max_idle_per_host(8)
+                .no_gzip()
                 .build()
                 .expect("client"),
             registry,
             signer,
             workers,
+            settle: backend.settle,
+            max_transaction: backend.max_transaction,
             _dir: dir,
+        }
+    }
+
+    /// Waits until every write so far is part of export snapshots (at once on the embedded
+    /// backend; the settle window on AWS).
+    pub async fn settle(&self) {
+        if !self.settle.is_zero() {
+            tokio::time::sleep(self.settle + std::time::Duration::from_millis(100)).await;
         }
     }
 

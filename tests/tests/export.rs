@@ -34,6 +34,7 @@ fn observation(patient: &str, code: &str, status: &str) -> Value {
 
 /// Kicks off `path` (relative to the base) and returns the status URL.
 async fn kickoff(server: &TestServer, path: &str) -> String {
+    server.settle().await;
     let reply = server.send("GET", path, None, &KICKOFF).await;
     assert_eq!(
         reply.status,
@@ -168,6 +169,7 @@ async fn system_export_with_manifest_and_files() {
     let gz = server
         .send("GET", url, None, &[("accept-encoding", "gzip")])
         .await;
+    assert_eq!(gz.status, 200, "{}", String::from_utf8_lossy(&gz.bytes));
     assert_eq!(gz.header("content-encoding"), Some("gzip"));
     let mut text = String::new();
     flate2::read::GzDecoder::new(&gz.bytes[..])
@@ -407,6 +409,7 @@ async fn authorization_and_tenant_isolation() {
     let read_patients = server.token("default", "system/Patient.rs");
     let (srv, tok) = (&server, &read_patients);
     let kick = move |path: &'static str| async move {
+        srv.settle().await;
         srv.send_as(Some(tok), "GET", &srv.url(path), None, &KICKOFF)
             .await
     };

@@ -6,5 +6,6 @@
 
 mod embedded;
 pub mod export;
+pub mod index;
 
 pub use embedded::{embedded_export, export_service, spawn_workers};

@@ -27,7 +27,7 @@ pub const NUMBER_MIN: f64 = f64::MIN;
 pub const NUMBER_MAX: f64 = f64::MAX;
 
 /// One row of a resource's search index.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IndexEntry {
     /// The parameter code (`name`, `code-value-quantity#1`, `identifier:of-type`).
     pub param: String,
@@ -37,7 +37,8 @@ pub struct IndexEntry {
 }
 
 /// The value of one index row.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "t", content = "v", rename_all = "lowercase")]
 pub enum EntryValue {
     /// Normalized (lowercase, accents removed) and as written.
     String {

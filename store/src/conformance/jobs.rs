@@ -83,9 +83,9 @@ pub(super) async fn records(store: &dyn JobStore) {
     assert_eq!(store.get(&other, &gone.id).await.unwrap(), None);
 }
 
-pub(super) async fn queue(queue: &dyn JobQueue) {
+/// `short` is the visibility the checks use; they wait twice as long for a redelivery.
+pub(super) async fn queue(queue: &dyn JobQueue, short: Duration) {
     let name = format!("q-{}", JobId::random());
-    let short = Duration::from_millis(200);
     queue.send(&name, "one").await.unwrap();
     queue.send(&name, "two").await.unwrap();
     let first = queue

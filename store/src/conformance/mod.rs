@@ -7,6 +7,7 @@
 
 mod blob;
 mod jobs;
+mod keys;
 mod resource_basic;
 mod resource_changes;
 mod resource_concurrency;
@@ -23,12 +24,19 @@ use hearth_tenancy::TenantId;
 use serde_json::{Map, Value};
 
 use crate::{
-    BlobStore, JobQueue, JobStore, Method, Precondition, ResourceKey, ResourceStore, SearchPage,
-    StoreError, StoredVersion, WriteKind, WriteOp, WriteOutcome,
+    BlobStore, JobQueue, JobStore, KeyService, Method, Precondition, ResourceKey, ResourceStore,
+    SearchPage, StoreError, StoredVersion, WriteKind, WriteOp, WriteOutcome,
 };
 
 /// Every check of the `ResourceStore` contract.
 pub async fn resource_store_suite(store: Arc<dyn ResourceStore>) {
+    resource_core_suite(store.clone(), None).await;
+    resource_search_suite(store.as_ref()).await;
+}
+
+/// The checks of the `ResourceStore` contract that do not search. `max_atomic_ops` is the
+/// most ops the store applies in one atomic write (`None`: no limit).
+pub async fn resource_core_suite(store: Arc<dyn ResourceStore>, max_atomic_ops: Option<usize>) {
     let s = store.as_ref();
     resource_basic::create_read_vread(s).await;
     resource_basic::server_members_keep_order(s).await;
@@ -41,20 +49,25 @@ pub async fn resource_store_suite(store: Arc<dyn ResourceStore>) {
     resource_history::paging_is_stable(s).await;
     resource_history::since_and_at(s).await;
     resource_history::since_and_at_with_shared_instants(s).await;
+    resource_changes::state_as_of_a_snapshot(s).await;
+    resource_changes::since_and_until(s).await;
+    resource_concurrency::racing_updates_have_one_winner(&store).await;
+    resource_concurrency::racing_creates_have_one_winner(&store).await;
+    resource_concurrency::concurrent_creates(&store).await;
+    resource_concurrency::concurrent_updates_of_one_resource(&store).await;
+    resource_concurrency::timestamps_follow_the_wall_clock(&store, max_atomic_ops).await;
+    resource_concurrency::large_atomic_writes(s, max_atomic_ops).await;
+}
+
+/// The search checks of the `ResourceStore` contract (its `SearchIndex`), which read their
+/// writes.
+pub async fn resource_search_suite(s: &dyn ResourceStore) {
     resource_search::token_string_and_special(s).await;
     resource_search::dates_numbers_quantities(s).await;
     resource_search::references_chains_has_includes(s).await;
     resource_search::sort_and_paging(s).await;
     resource_search::index_follows_updates_and_deletes(s).await;
-    resource_changes::state_as_of_a_snapshot(s).await;
-    resource_changes::since_and_until(s).await;
     resource_concurrency::tenants_are_isolated(s).await;
-    resource_concurrency::racing_updates_have_one_winner(&store).await;
-    resource_concurrency::racing_creates_have_one_winner(&store).await;
-    resource_concurrency::concurrent_creates(&store).await;
-    resource_concurrency::concurrent_updates_of_one_resource(&store).await;
-    resource_concurrency::timestamps_follow_the_wall_clock(&store).await;
-    resource_concurrency::ten_thousand_ops_in_one_write(s).await;
 }
 
 /// Every check of the `BlobStore` contract.
@@ -72,9 +85,25 @@ pub async fn job_store_suite(store: Arc<dyn JobStore>) {
     jobs::records(store.as_ref()).await;
 }
 
+/// Every check of the `KeyService` contract.
+pub async fn key_service_suite(keys: Arc<dyn KeyService>) {
+    let k = keys.as_ref();
+    keys::round_trip(k).await;
+    keys::provision_is_idempotent(k).await;
+    keys::keys_are_bound_to_their_tenant(k).await;
+    keys::damaged_keys_do_not_unwrap(k).await;
+    keys::destroyed_keys_are_gone(k).await;
+}
+
 /// Every check of the `JobQueue` contract.
 pub async fn job_queue_suite(queue: Arc<dyn JobQueue>) {
-    jobs::queue(queue.as_ref()).await;
+    job_queue_suite_with_visibility(queue, std::time::Duration::from_millis(200)).await;
+}
+
+/// [`job_queue_suite`] with the visibility `short` in its checks, for queues that count
+/// visibility in coarser units (SQS: whole seconds).
+pub async fn job_queue_suite_with_visibility(queue: Arc<dyn JobQueue>, short: std::time::Duration) {
+    jobs::queue(queue.as_ref(), short).await;
 }
 
 /// A tenant no other check uses.

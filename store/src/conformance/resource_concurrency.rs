@@ -283,10 +283,13 @@ pub(super) async fn concurrent_updates_of_one_resource(store: &Arc<dyn ResourceS
     }
 }
 
-/// Under load (5,000 single creates at once, and a 10,000-op write among them) no
-/// `last_updated` runs ahead of the wall clock: a tenant may share a millisecond between
-/// many versions instead.
-pub(super) async fn timestamps_follow_the_wall_clock(store: &Arc<dyn ResourceStore>) {
+/// Under load (5,000 single creates at once, and a 10,000-op write among them, or the largest
+/// write the store allows) no `last_updated` runs ahead of the wall clock: a tenant may share
+/// a millisecond between many versions instead.
+pub(super) async fn timestamps_follow_the_wall_clock(
+    store: &Arc<dyn ResourceStore>,
+    max_atomic_ops: Option<usize>,
+) {
     let tenant = fresh_tenant();
     let mut tasks: Vec<_> = (0..5_000)
         .map(|i| {
@@ -299,7 +302,8 @@ pub(super) async fn timestamps_follow_the_wall_clock(store: &Arc<dyn ResourceSto
             tokio::spawn(async move { store.write(&tenant, vec![op]).await })
         })
         .collect();
-    let big: Vec<_> = (0..10_000)
+    let big_ops = max_atomic_ops.map_or(10_000, |max| max.min(10_000));
+    let big: Vec<_> = (0..big_ops)
         .map(|i| {
             put(
                 &key("Observation", &format!("o{i}")),
@@ -318,10 +322,10 @@ pub(super) async fn timestamps_follow_the_wall_clock(store: &Arc<dyn ResourceSto
         written += task.await.expect("task").expect("write under load").len();
     }
     let now = Utc::now();
-    assert_eq!(written, 15_000);
+    assert_eq!(written, 5_000 + big_ops);
 
     let entries = full_history(store.as_ref(), &tenant).await;
-    assert_eq!(entries.len(), 15_000);
+    assert_eq!(entries.len(), 5_000 + big_ops);
     let latest = entries
         .iter()
         .map(|e| e.last_updated)
@@ -334,8 +338,12 @@ pub(super) async fn timestamps_follow_the_wall_clock(store: &Arc<dyn ResourceSto
     assert_non_decreasing_in_history_order(&entries);
 }
 
-pub(super) async fn ten_thousand_ops_in_one_write(store: &dyn ResourceStore) {
+/// The largest atomic write: 10,000 ops, or exactly `max_atomic_ops` on a store with a limit
+/// (where one op more fails with `Invalid` and writes nothing). It commits whole, and one
+/// failing op leaves nothing.
+pub(super) async fn large_atomic_writes(store: &dyn ResourceStore, max_atomic_ops: Option<usize>) {
     let tenant = fresh_tenant();
+    let n = max_atomic_ops.unwrap_or(10_000);
     let op = |i: usize, precondition| {
         put(
             &key("Observation", &format!("o{i}")),
@@ -346,14 +354,12 @@ pub(super) async fn ten_thousand_ops_in_one_write(store: &dyn ResourceStore) {
     let outcomes = store
         .write(
             &tenant,
-            (0..10_000)
-                .map(|i| op(i, Precondition::MustNotExist))
-                .collect(),
+            (0..n).map(|i| op(i, Precondition::MustNotExist)).collect(),
         )
         .await
-        .expect("10,000-op write");
+        .unwrap_or_else(|e| panic!("{n}-op write: {e}"));
     let now = Utc::now();
-    assert_eq!(outcomes.len(), 10_000);
+    assert_eq!(outcomes.len(), n);
     let mut previous = None;
     for (i, outcome) in outcomes.iter().enumerate() {
         match outcome {
@@ -377,16 +383,14 @@ pub(super) async fn ten_thousand_ops_in_one_write(store: &dyn ResourceStore) {
         }
     }
     let last = store
-        .read(&tenant, &key("Observation", "o9999"))
+        .read(&tenant, &key("Observation", &format!("o{}", n - 1)))
         .await
         .unwrap()
         .expect("the last op is written");
-    assert_eq!(json_of(&last)["valueInteger"], 9999);
+    assert_eq!(json_of(&last)["valueInteger"], n - 1);
 
-    // A 10,000-op write failing on its last op leaves nothing.
-    let mut ops: Vec<_> = (10_000..19_999)
-        .map(|i| op(i, Precondition::None))
-        .collect();
+    // A write failing on its last op leaves nothing.
+    let mut ops: Vec<_> = (n..2 * n - 1).map(|i| op(i, Precondition::None)).collect();
     ops.push(op(0, Precondition::MustNotExist));
     assert!(matches!(
         store.write(&tenant, ops).await,
@@ -394,14 +398,38 @@ pub(super) async fn ten_thousand_ops_in_one_write(store: &dyn ResourceStore) {
     ));
     assert_eq!(
         store
-            .read(&tenant, &key("Observation", "o10000"))
+            .read(&tenant, &key("Observation", &format!("o{n}")))
             .await
             .unwrap(),
         None
     );
+
+    // One op over the store's limit is refused whole.
+    if let Some(max) = max_atomic_ops {
+        let over: Vec<_> = (n..n + max + 1)
+            .map(|i| op(i, Precondition::MustNotExist))
+            .collect();
+        match store.write(&tenant, over).await {
+            Err(e @ StoreError::Invalid(_)) => assert_eq!(e.kind(), crate::ErrorKind::Invalid),
+            other => panic!(
+                "a write of {} ops should be Invalid, got {other:?}",
+                max + 1
+            ),
+        }
+        for i in [n, n + max] {
+            assert_eq!(
+                store
+                    .read(&tenant, &key("Observation", &format!("o{i}")))
+                    .await
+                    .unwrap(),
+                None,
+                "a refused write writes nothing"
+            );
+        }
+    }
     let page = store
         .history(&tenant, &HistoryScope::System, &all(1))
         .await
         .unwrap();
-    assert_eq!(page.total, 10_000);
+    assert_eq!(page.total, n as u64);
 }

@@ -6,8 +6,12 @@
 
 mod blob_fs;
 mod jobs_sqlite;
+mod keys_local;
+mod partitions;
 mod sqlite;
 
 pub use blob_fs::FsBlobStore;
 pub use jobs_sqlite::SqliteJobs;
+pub use keys_local::LocalKeyService;
+pub use partitions::EmbeddedPartitions;
 pub use sqlite::{SqliteOptions, SqliteResourceStore};

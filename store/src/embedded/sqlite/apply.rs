@@ -6,9 +6,9 @@ use chrono::{DateTime, Utc};
 use hearth_fhir::VersionId;
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::body::{format_instant, stamp};
 use super::index_write;
 use super::schema::sql_err;
+use crate::stamp::{format_instant, stamp};
 use crate::{Method, Precondition, StoreError, StoredVersion, WriteKind, WriteOp, WriteOutcome};
 
 /// Hands out `last_updated` values in milliseconds: non-decreasing per tenant, strictly

@@ -6,7 +6,6 @@
 //! the writer thanks to WAL.
 
 mod apply;
-mod body;
 mod changes;
 mod index_write;
 mod query;

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 use crate::StoreError;
 
 /// Formats a FHIR instant with milliseconds in UTC: `2024-05-01T10:00:00.123Z`.
-pub(super) fn format_instant(t: DateTime<Utc>) -> String {
+pub fn format_instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
@@ -18,7 +18,7 @@ fn position(map: &Map<String, Value>, key: &str) -> Option<usize> {
 /// Sets `id`, `meta.versionId` and `meta.lastUpdated`, keeping every other member in place.
 /// New members go where FHIR JSON usually has them: `id` after `resourceType`, `meta` after
 /// `id`, `versionId` and `lastUpdated` first in `meta`.
-pub(super) fn stamp(
+pub fn stamp(
     rt: ResourceType,
     body: &mut Map<String, Value>,
     id: &str,

@@ -1,0 +1,84 @@
+//! The AWS backend assembled from one [`AwsConfig`]: every adapter sharing one set of SDK
+//! clients, for the binary and the tests to wire into the API and the workers.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hearth_store::{Envelope, IndexDoc, IndexSource, KeyIndex, ResourceKey, StoreError};
+use hearth_tenancy::TenantId;
+
+use crate::config::{AwsClients, AwsConfig, provision_shared};
+use crate::dynamo::{DynamoStore, IndexMode, create_table};
+use crate::jobs::DynamoJobStore;
+use crate::kms::KmsKeyService;
+use crate::s3::S3BlobStore;
+use crate::sqs::SqsJobQueue;
+use crate::tenant::AwsTenantPartitions;
+
+pub struct AwsBackend {
+    pub config: AwsConfig,
+    pub clients: AwsClients,
+    pub keys: Arc<KmsKeyService>,
+    pub envelope: Arc<Envelope>,
+    pub store: Arc<DynamoStore>,
+    pub blobs: Arc<S3BlobStore>,
+    pub jobs: Arc<DynamoJobStore>,
+    pub queue: Arc<SqsJobQueue>,
+    /// The search index behind `store`.
+    pub index: Arc<dyn KeyIndex>,
+}
+
+impl AwsBackend {
+    /// Connects every adapter; `index` answers searches, and `mode` says who indexes writes.
+    pub async fn connect(
+        config: &AwsConfig,
+        index: Arc<dyn KeyIndex>,
+        mode: IndexMode,
+    ) -> AwsBackend {
+        let clients = AwsClients::connect(config).await;
+        let keys = Arc::new(KmsKeyService::new(&clients, config));
+        let envelope = Arc::new(Envelope::new(keys.clone()));
+        let store = Arc::new(DynamoStore::new(
+            clients.dynamodb.clone(),
+            config.resources_table_name(),
+            envelope.clone(),
+            Some(index.clone()),
+            mode,
+        ));
+        AwsBackend {
+            config: config.clone(),
+            blobs: Arc::new(S3BlobStore::new(&clients, config)),
+            jobs: Arc::new(DynamoJobStore::new(&clients, config)),
+            queue: Arc::new(SqsJobQueue::new(&clients, config)),
+            keys,
+            envelope,
+            store,
+            index,
+            clients,
+        }
+    }
+
+    /// Provisioning and removal of a tenant's partitions: its KMS key, items, objects, job
+    /// records and search index.
+    pub fn partitions(&self) -> AwsTenantPartitions {
+        AwsTenantPartitions::for_backend(self, self.index.clone())
+    }
+
+    /// Creates the tables, bucket and queues that do not exist yet (for emulators and first
+    /// runs; in AWS the deployment template creates them).
+    pub async fn provision(&self) -> Result<(), StoreError> {
+        create_table(&self.clients.dynamodb, &self.config.resources_table_name()).await?;
+        provision_shared(&self.clients, &self.config).await
+    }
+}
+
+#[async_trait]
+impl IndexSource for DynamoStore {
+    async fn index_docs(
+        &self,
+        tenant: &TenantId,
+        keys: &[ResourceKey],
+    ) -> Result<Vec<IndexDoc>, StoreError> {
+        DynamoStore::index_docs(self, tenant, keys).await
+    }
+}

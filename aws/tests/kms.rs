@@ -1,0 +1,116 @@
+//! The KMS `KeyService` against the AWS stand-in: the conformance suite, and the KMS details
+//! behind it (alias, deletion schedule), and the SDK retry of throttled calls (against a
+//! scripted endpoint, without the emulator).
+
+mod common;
+
+use std::sync::Arc;
+
+use aws_sdk_kms::types::KeyState;
+use common::scripted;
+use hearth_aws::{AwsClients, AwsConfig, KmsKeyService};
+use hearth_store::conformance::key_service_suite;
+use hearth_store::{ErrorKind, KeyService, StoreError};
+use hearth_tenancy::TenantId;
+
+#[tokio::test]
+async fn key_service_conformance() {
+    let Some(config) = common::emulator_config("key_service_conformance") else {
+        return;
+    };
+    let clients = AwsClients::connect(&config).await;
+    key_service_suite(Arc::new(KmsKeyService::new(&clients, &config))).await;
+}
+
+#[tokio::test]
+async fn destroy_schedules_deletion_and_removes_the_alias() {
+    let Some(config) = common::emulator_config("destroy_schedules_deletion") else {
+        return;
+    };
+    let clients = AwsClients::connect(&config).await;
+    let keys = KmsKeyService::new(&clients, &config);
+    let tenant: TenantId = "acme".parse().unwrap();
+    keys.provision(&tenant).await.unwrap();
+    let alias = config.key_alias(&tenant);
+    assert!(alias.ends_with("/acme"), "{alias}");
+    let key_id = clients
+        .kms
+        .describe_key()
+        .key_id(&alias)
+        .send()
+        .await
+        .expect("the alias names the key")
+        .key_metadata
+        .unwrap()
+        .key_id;
+
+    keys.destroy(&tenant).await.unwrap();
+    let meta = clients
+        .kms
+        .describe_key()
+        .key_id(&key_id)
+        .send()
+        .await
+        .unwrap()
+        .key_metadata
+        .unwrap();
+    assert_eq!(meta.key_state, Some(KeyState::PendingDeletion));
+    assert!(
+        clients
+            .kms
+            .describe_key()
+            .key_id(&alias)
+            .send()
+            .await
+            .is_err(),
+        "the alias is gone"
+    );
+    keys.destroy(&tenant).await.expect("destroying again is Ok");
+
+    keys.provision(&tenant)
+        .await
+        .expect("a new key after destroy");
+    let data_key = keys.generate(&tenant).await.unwrap();
+    let unwrapped = keys.unwrap(&tenant, &data_key.wrapped).await.unwrap();
+    assert_eq!(*unwrapped, *data_key.plaintext);
+}
+
+const THROTTLED: scripted::Answer = scripted::Answer {
+    status: 400,
+    error_type: Some("ThrottlingException"),
+    body: r#"{"__type":"ThrottlingException","message":"slow down"}"#,
+};
+
+/// Runs `provision` against a scripted KMS endpoint; returns its result and the request count.
+async fn provision_against(answers: Vec<scripted::Answer>) -> (Result<(), StoreError>, usize) {
+    let server = scripted::Scripted::start(answers).await;
+    let mut config = AwsConfig::with_prefix("retry");
+    config.endpoint_url = Some(server.url.clone());
+    let clients = AwsClients::connect(&config).await;
+    let tenant: TenantId = "acme".parse().unwrap();
+    let result = KmsKeyService::new(&clients, &config)
+        .provision(&tenant)
+        .await;
+    (result, server.requests())
+}
+
+#[tokio::test]
+async fn throttled_calls_are_retried() {
+    let described = scripted::Answer {
+        status: 200,
+        error_type: None,
+        body: r#"{"KeyMetadata":{"KeyId":"k-1","KeyState":"Enabled"}}"#,
+    };
+    let (result, requests) = provision_against(vec![THROTTLED, THROTTLED, described]).await;
+    result.expect("the third attempt succeeds");
+    assert_eq!(requests, 3);
+}
+
+#[tokio::test]
+async fn lasting_throttling_is_busy() {
+    let (result, requests) = provision_against(vec![THROTTLED]).await;
+    let err = result.expect_err("always throttled");
+    assert_eq!(err.kind(), ErrorKind::Unavailable, "{err}");
+    assert!(err.is_retryable());
+    assert_eq!(requests, AwsConfig::default().max_attempts as usize);
+}

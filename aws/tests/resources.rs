@@ -1,0 +1,377 @@
+//! The DynamoDB `ResourceStore` against the emulator: the conformance suite (no search),
+//! large bodies, the transaction limits, and that stored bodies are sealed.
+//!
+//! Runs when `HEARTH_TEST_EMULATORS=1`, against the DynamoDB endpoint in
+//! `HEARTH_TEST_AWS_ENDPOINT`; each test makes its own table.
+
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
+use aws_sdk_dynamodb::types::AttributeValue;
+use hearth_aws::dynamo::{DynamoStore, IndexMode, MAX_ATOMIC_OPS, create_table};
+use hearth_fhir::VersionId;
+use hearth_store::embedded::LocalKeyService;
+use hearth_store::{
+    DataKey, Envelope, HistoryQuery, HistoryScope, KeyIndex, KeyService, Method, Precondition,
+    ResourceKey, ResourceStore, StoreError, WriteKind, WriteOp, WriteOutcome,
+};
+use hearth_tenancy::TenantId;
+use serde_json::{Value, json};
+use zeroize::Zeroizing;
+
+/// The DynamoDB endpoint, or `None` (after saying so) when emulator tests are off.
+fn endpoint(test: &str) -> Option<String> {
+    match std::env::var("HEARTH_TEST_EMULATORS").as_deref() {
+        Ok("1") => Some(
+            std::env::var("HEARTH_TEST_AWS_ENDPOINT")
+                .expect("HEARTH_TEST_EMULATORS=1 needs HEARTH_TEST_AWS_ENDPOINT"),
+        ),
+        _ => {
+            eprintln!("{test}: skipped (set HEARTH_TEST_EMULATORS=1 to run)");
+            None
+        }
+    }
+}
+
+fn client(endpoint: &str) -> Client {
+    let config = aws_sdk_dynamodb::Config::builder()
+        .behavior_version(BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(Region::new("us-east-1"))
+        .credentials_provider(Credentials::new("test", "test", None, None, "static"))
+        .build();
+    Client::from_conf(config)
+}
+
+/// Local tenant keys, each provisioned on first use (once, before any concurrent use): the
+/// suites make fresh tenants that no tenant registry has provisioned.
+struct ProvisionOnUse {
+    keys: LocalKeyService,
+    provisioned: tokio::sync::Mutex<HashSet<TenantId>>,
+}
+
+#[async_trait]
+impl KeyService for ProvisionOnUse {
+    async fn provision(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let mut provisioned = self.provisioned.lock().await;
+        if !provisioned.contains(tenant) {
+            self.keys.provision(tenant).await?;
+            provisioned.insert(tenant.clone());
+        }
+        Ok(())
+    }
+
+    async fn generate(&self, tenant: &TenantId) -> Result<DataKey, StoreError> {
+        self.provision(tenant).await?;
+        self.keys.generate(tenant).await
+    }
+
+    async fn unwrap(
+        &self,
+        tenant: &TenantId,
+        wrapped: &[u8],
+    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
+        self.keys.unwrap(tenant, wrapped).await
+    }
+
+    async fn destroy(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        self.keys.destroy(tenant).await
+    }
+}
+
+/// A store on a fresh table, and the folder of its keys (removed on drop).
+struct Fixture {
+    client: Client,
+    table: String,
+    store: Arc<DynamoStore>,
+    keys: PathBuf,
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.keys);
+    }
+}
+
+async fn fixture(endpoint: &str) -> Fixture {
+    fixture_with(endpoint, None, IndexMode::Stream).await
+}
+
+async fn fixture_with(
+    endpoint: &str,
+    index: Option<Arc<dyn KeyIndex>>,
+    mode: IndexMode,
+) -> Fixture {
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let client = client(endpoint);
+    let table = format!("hearth-resources-{unique}");
+    create_table(&client, &table).await.expect("create table");
+    create_table(&client, &table)
+        .await
+        .expect("create_table is idempotent");
+    let keys = std::env::temp_dir().join(format!("hearth-dynamo-keys-{unique}"));
+    let service = LocalKeyService::open(&keys).expect("key folder");
+    let keys_service = ProvisionOnUse {
+        keys: service,
+        provisioned: tokio::sync::Mutex::new(HashSet::new()),
+    };
+    let envelope = Arc::new(Envelope::new(Arc::new(keys_service)));
+    let store = Arc::new(DynamoStore::new(
+        client.clone(),
+        table.clone(),
+        envelope,
+        index,
+        mode,
+    ));
+    store.ready().await.expect("table answers");
+    Fixture {
+        client,
+        table,
+        store,
+        keys,
+    }
+}
+
+fn tenant() -> TenantId {
+    format!("t-{}", uuid::Uuid::new_v4().simple())
+        .parse()
+        .unwrap()
+}
+
+fn key(rt: &str, id: &str) -> ResourceKey {
+    ResourceKey::new(rt.parse().unwrap(), id.parse().unwrap())
+}
+
+fn put(key: &ResourceKey, body: Value) -> WriteOp {
+    let Value::Object(body) = body else {
+        panic!("not an object")
+    };
+    WriteOp {
+        key: key.clone(),
+        kind: WriteKind::Put {
+            body,
+            blob: None,
+            method: Method::Put,
+            index: Vec::new(),
+        },
+        precondition: Precondition::None,
+    }
+}
+
+fn json_of(body: &Option<bytes::Bytes>) -> Value {
+    serde_json::from_slice(body.as_ref().expect("a body")).expect("JSON body")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn conformance_without_search() {
+    let Some(endpoint) = endpoint("conformance_without_search") else {
+        return;
+    };
+    let f = fixture(&endpoint).await;
+    let store: Arc<dyn ResourceStore> = f.store.clone();
+    hearth_store::conformance::resource_core_suite(store, Some(MAX_ATOMIC_OPS)).await;
+}
+
+#[tokio::test]
+async fn a_500_kb_body_round_trips() {
+    let Some(endpoint) = endpoint("a_500_kb_body_round_trips") else {
+        return;
+    };
+    let f = fixture(&endpoint).await;
+    let t = tenant();
+    let k = key("DocumentReference", "big");
+    let text: String = (0..500_000)
+        .map(|i| char::from(b'a' + (i % 26) as u8))
+        .collect();
+    let body = json!({"resourceType": "DocumentReference", "status": "current",
+        "description": text});
+    let outcomes = f
+        .store
+        .write(&t, vec![put(&k, body.clone())])
+        .await
+        .unwrap();
+    let WriteOutcome::Written {
+        version: written, ..
+    } = &outcomes[0]
+    else {
+        panic!("written")
+    };
+    let read = f.store.read(&t, &k).await.unwrap().expect("read back");
+    assert_eq!(&read, written);
+    assert_eq!(json_of(&read.body)["description"], body["description"]);
+    // A second version keeps the first readable.
+    f.store.write(&t, vec![put(&k, body)]).await.unwrap();
+    let first = f
+        .store
+        .vread(&t, &k, VersionId::FIRST)
+        .await
+        .unwrap()
+        .expect("version 1");
+    assert_eq!(&first, written);
+    let history = f
+        .store
+        .history(
+            &t,
+            &HistoryScope::Type(k.rt),
+            &HistoryQuery {
+                since: None,
+                at: None,
+                count: 10,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(history.total, 2);
+    assert_eq!(history.entries[1], first);
+}
+
+#[tokio::test]
+async fn transactions_beyond_the_limits_are_refused() {
+    let Some(endpoint) = endpoint("transactions_beyond_the_limits_are_refused") else {
+        return;
+    };
+    let f = fixture(&endpoint).await;
+    let t = tenant();
+    let small = |i: usize| {
+        put(
+            &key("Patient", &format!("p{i}")),
+            json!({"resourceType": "Patient"}),
+        )
+    };
+    let too_many: Vec<_> = (0..=MAX_ATOMIC_OPS).map(small).collect();
+    match f.store.write(&t, too_many).await {
+        Err(StoreError::Invalid(message)) => assert!(
+            message.contains(&format!("at most {MAX_ATOMIC_OPS} entries")),
+            "{message}"
+        ),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    // Nine 500 KB bodies are over the 4 MB a transaction holds.
+    let big = "x".repeat(500_000);
+    let too_big: Vec<_> = (0..9)
+        .map(|i| {
+            put(
+                &key("Binary", &format!("b{i}")),
+                json!({"resourceType": "Binary", "contentType": "text/plain", "data": big}),
+            )
+        })
+        .collect();
+    match f.store.write(&t, too_big).await {
+        Err(StoreError::Invalid(message)) => assert!(message.contains("4 MB"), "{message}"),
+        other => panic!("expected Invalid, got {other:?}"),
+    }
+    for k in [key("Patient", "p0"), key("Binary", "b0")] {
+        assert_eq!(f.store.read(&t, &k).await.unwrap(), None, "nothing written");
+    }
+}
+
+#[tokio::test]
+async fn stored_bodies_are_sealed() {
+    let Some(endpoint) = endpoint("stored_bodies_are_sealed") else {
+        return;
+    };
+    let f = fixture(&endpoint).await;
+    let t = tenant();
+    let k = key("Patient", "secret");
+    let name = "Zebulon-Quxworthy";
+    let body = json!({"resourceType": "Patient", "name": [{"family": name}]});
+    let registry = hearth_fhir::search::registry::Registry::r4();
+    let entries = hearth_fhir::search::index::index_entries(
+        &hearth_fhir::search::extract::extract(registry, &body),
+        None,
+    );
+    assert!(
+        serde_json::to_string(&entries).unwrap().contains(name),
+        "the index entries hold the name in the clear before sealing"
+    );
+    let mut op = put(&k, body);
+    if let WriteKind::Put { index, .. } = &mut op.kind {
+        *index = entries.clone();
+    }
+    f.store.write(&t, vec![op]).await.unwrap();
+    let pk = format!("{t}#Patient#secret");
+    for sk in ["cur", "v#000000000001"] {
+        let item = f
+            .client
+            .get_item()
+            .table_name(&f.table)
+            .key("pk", AttributeValue::S(pk.clone()))
+            .key("sk", AttributeValue::S(sk.into()))
+            .send()
+            .await
+            .unwrap()
+            .item
+            .unwrap_or_else(|| panic!("item {sk}"));
+        assert!(item.contains_key("b"), "{sk} holds a body");
+        for (attr, value) in &item {
+            let bytes: &[u8] = match value {
+                AttributeValue::B(b) => b.as_ref(),
+                AttributeValue::S(s) => s.as_bytes(),
+                _ => continue,
+            };
+            for clear in [name, "\"resourceType\""] {
+                assert!(
+                    !bytes.windows(clear.len()).any(|w| w == clear.as_bytes()),
+                    "{sk}.{attr} holds {clear} in the clear"
+                );
+            }
+        }
+    }
+    // The store opens what it sealed, and the index documents carry the entries.
+    let read = f.store.read(&t, &k).await.unwrap().unwrap();
+    assert_eq!(json_of(&read.body)["name"][0]["family"], name);
+    let docs = f
+        .store
+        .index_docs(&t, std::slice::from_ref(&k))
+        .await
+        .unwrap();
+    assert_eq!(docs.len(), 1);
+    assert_eq!(docs[0].entries.as_ref(), Some(&entries));
+    f.store
+        .write(
+            &t,
+            vec![WriteOp {
+                key: k.clone(),
+                kind: WriteKind::Delete,
+                precondition: Precondition::None,
+            }],
+        )
+        .await
+        .unwrap();
+    let docs = f
+        .store
+        .index_docs(&t, &[k, key("Patient", "never")])
+        .await
+        .unwrap();
+    assert_eq!(
+        (docs.len(), docs[0].version, docs[0].entries.is_none()),
+        (1, 2, true),
+        "a deleted resource gives a delete document; an absent one none"
+    );
+}
+
+/// The whole suite, search included, with an OpenSearch index updated inline (so search reads
+/// its writes): the AWS backend's resource store and search together.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn conforms_with_opensearch_search() {
+    let Some(endpoint) = endpoint("conforms_with_opensearch_search") else {
+        return;
+    };
+    let url = std::env::var("HEARTH_TEST_OPENSEARCH_URL")
+        .expect("HEARTH_TEST_EMULATORS=1 needs HEARTH_TEST_OPENSEARCH_URL");
+    let unique = uuid::Uuid::new_v4().simple().to_string();
+    let index = hearth_opensearch::OpenSearchIndex::connect(hearth_opensearch::OpenSearchConfig {
+        index_prefix: format!("hearth-conf-{}-", &unique[..12]),
+        replicas: Some(0),
+        ..hearth_opensearch::OpenSearchConfig::new(url)
+    })
+    .await
+    .expect("OpenSearch index");
+    let f = fixture_with(&endpoint, Some(Arc::new(index)), IndexMode::Inline).await;
+    hearth_store::conformance::resource_search_suite(f.store.as_ref()).await;
+}

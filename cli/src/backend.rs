@@ -1,0 +1,120 @@
+//! Wiring the configured backend: the embedded data dir (SQLite, local files, local queue),
+//! or the AWS adapters (DynamoDB, S3, SQS, KMS) with OpenSearch for search.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use hearth_aws::backend::AwsBackend;
+use hearth_aws::dynamo::IndexMode;
+use hearth_opensearch::{AwsSigning, OpenSearchConfig, OpenSearchIndex};
+use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
+use hearth_store::{
+    BlobStore, JobQueue, JobStore, KeyIndex, Partitions, ResourceStore, TenantPartitions,
+};
+use hearth_tenancy::TenantRegistry;
+use hearth_workers::export::ExportContext;
+
+use crate::config::Config;
+
+/// The adapters every command works through.
+pub struct Backend {
+    pub store: Arc<dyn ResourceStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub jobs: Arc<dyn JobStore>,
+    pub queue: Arc<dyn JobQueue>,
+    /// What provisioning and deleting a tenant does beyond its registry entry (on AWS: its
+    /// KMS key, items, objects, job records and index; nothing more on the embedded backend,
+    /// whose tenant folder holds all of it).
+    pub partitions: Arc<dyn TenantPartitions>,
+    /// The AWS parts, for the stream indexer, the pump and reindexing.
+    pub aws: Option<AwsParts>,
+}
+
+pub struct AwsParts {
+    pub backend: AwsBackend,
+    pub index: Arc<OpenSearchIndex>,
+}
+
+impl Backend {
+    /// Opens the configured backend (and, with `provision`, creates what is missing).
+    pub async fn open(config: &Config, registry: &TenantRegistry) -> anyhow::Result<Backend> {
+        match config.backend.as_str() {
+            "aws" => aws(config).await,
+            _ => embedded(config, registry),
+        }
+    }
+
+    /// The export context and queue over these adapters.
+    pub fn export(&self, config: &Config) -> (Arc<ExportContext>, Arc<dyn JobQueue>) {
+        let ctx = Arc::new(ExportContext {
+            resources: self.store.clone(),
+            blobs: self.blobs.clone(),
+            jobs: self.jobs.clone(),
+            options: (&config.export).into(),
+        });
+        (ctx, self.queue.clone())
+    }
+}
+
+fn embedded(config: &Config, registry: &TenantRegistry) -> anyhow::Result<Backend> {
+    let (store, blobs) = embedded_stores(registry);
+    let jobs = Arc::new(
+        hearth_store::embedded::SqliteJobs::open(&config.data_dir)
+            .context("open the export job store")?,
+    );
+    Ok(Backend {
+        store,
+        blobs,
+        jobs: jobs.clone(),
+        queue: jobs,
+        partitions: Arc::new(Partitions(Vec::new())),
+        aws: None,
+    })
+}
+
+async fn aws(config: &Config) -> anyhow::Result<Backend> {
+    let search = &config.search;
+    let index = Arc::new(
+        OpenSearchIndex::connect(OpenSearchConfig {
+            index_prefix: search.index_prefix.clone(),
+            replicas: search.replicas,
+            aws: search.sigv4_service.as_ref().map(|service| AwsSigning {
+                service: service.clone(),
+                region: Some(config.aws.region.clone()),
+            }),
+            ..OpenSearchConfig::new(search.url.clone())
+        })
+        .await
+        .context("configure the OpenSearch index")?,
+    );
+    let mode = match search.indexing.as_str() {
+        "inline" => IndexMode::Inline,
+        _ => IndexMode::Stream,
+    };
+    let backend = AwsBackend::connect(&config.aws, index.clone() as Arc<dyn KeyIndex>, mode).await;
+    if config.provision {
+        backend
+            .provision()
+            .await
+            .context("create the AWS tables, bucket and queues")?;
+    }
+    Ok(Backend {
+        store: backend.store.clone(),
+        blobs: backend.blobs.clone(),
+        jobs: backend.jobs.clone(),
+        queue: backend.queue.clone(),
+        partitions: Arc::new(backend.partitions()),
+        aws: Some(AwsParts { backend, index }),
+    })
+}
+
+/// The embedded resource store and blob store of a data dir.
+pub fn embedded_stores(registry: &TenantRegistry) -> (Arc<SqliteResourceStore>, Arc<FsBlobStore>) {
+    (
+        Arc::new(SqliteResourceStore::new(
+            registry.clone(),
+            SqliteOptions::default(),
+        )),
+        Arc::new(FsBlobStore::new(registry.clone())),
+    )
+}

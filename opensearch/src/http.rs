@@ -1,0 +1,159 @@
+//! The connection to OpenSearch and the mapping of its answers: a reply is its status and
+//! JSON body; an unreachable cluster, a timeout, 429 and 5xx are `Busy` (callers retry), a
+//! request OpenSearch rejects is `Internal` unless the caller knows better.
+
+use std::time::Duration;
+
+use hearth_store::StoreError;
+use opensearch::OpenSearch;
+use opensearch::auth::Credentials;
+use opensearch::http::Url;
+use opensearch::http::response::Response;
+use opensearch::http::transport::{SingleNodeConnectionPool, TransportBuilder};
+use serde_json::Value;
+
+use crate::config::OpenSearchConfig;
+
+/// Longest wait for one request.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A client for `config`: plain, or signing with SigV4 using `aws` (region and credentials).
+pub(crate) fn client(
+    config: &OpenSearchConfig,
+    aws: Option<&aws_config::SdkConfig>,
+) -> Result<OpenSearch, StoreError> {
+    let url = Url::parse(&config.url)
+        .map_err(|e| StoreError::Invalid(format!("OpenSearch URL '{}': {e}", config.url)))?;
+    let mut builder = TransportBuilder::new(SingleNodeConnectionPool::new(url))
+        .timeout(REQUEST_TIMEOUT)
+        .disable_proxy();
+    if let (Some(signing), Some(sdk)) = (&config.aws, aws) {
+        let credentials = Credentials::try_from(sdk)
+            .map_err(|e| StoreError::internal("configure SigV4 signing", e))?;
+        builder = builder.auth(credentials).service_name(&signing.service);
+    }
+    let transport = builder
+        .build()
+        .map_err(|e| StoreError::internal("build the OpenSearch client", e))?;
+    Ok(OpenSearch::new(transport))
+}
+
+/// A status and JSON body.
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
+}
+
+impl Reply {
+    pub(crate) fn is_success(&self) -> bool {
+        (200..300).contains(&self.status)
+    }
+
+    /// The `error.type` of an error reply (`index_not_found_exception`).
+    pub(crate) fn error_type(&self) -> Option<&str> {
+        self.body.pointer("/error/type").and_then(Value::as_str)
+    }
+
+    /// The reply as an error for `context`: `Busy` when retrying may help.
+    pub(crate) fn into_error(self, context: &str) -> StoreError {
+        let reason = self
+            .body
+            .pointer("/error/reason")
+            .and_then(Value::as_str)
+            .map_or_else(|| self.body.to_string(), str::to_owned);
+        let message = format!("status {}: {reason}", self.status);
+        if retryable(self.status) {
+            StoreError::Busy(format!("{context}: {message}"))
+        } else {
+            StoreError::internal(context, message)
+        }
+    }
+
+    /// The body of a successful reply, any other as an error.
+    pub(crate) fn ok(self, context: &str) -> Result<Value, StoreError> {
+        if self.is_success() {
+            Ok(self.body)
+        } else {
+            Err(self.into_error(context))
+        }
+    }
+}
+
+/// Whether a status means "try again later".
+pub(crate) fn retryable(status: u16) -> bool {
+    status == 429 || status >= 500
+}
+
+/// Reads the reply of a sent request.
+pub(crate) async fn reply(
+    context: &str,
+    sent: Result<Response, opensearch::Error>,
+) -> Result<Reply, StoreError> {
+    let response = sent.map_err(|e| transport_error(context, &e))?;
+    let status = response.status_code().as_u16();
+    let text = response
+        .text()
+        .await
+        .map_err(|e| transport_error(context, &e))?;
+    let body = if text.is_empty() {
+        Value::Null
+    } else {
+        match serde_json::from_str(&text) {
+            Ok(v) => v,
+            // Proxies and gateways answer overload with HTML.
+            Err(_) if retryable(status) => Value::String(text),
+            Err(e) => {
+                return Err(StoreError::internal(
+                    context,
+                    format!("status {status}, body is not JSON: {e}"),
+                ));
+            }
+        }
+    };
+    Ok(Reply { status, body })
+}
+
+/// A request that got no reply: the network or the cluster is down (`Busy`), or the client
+/// could not build it (`Internal`).
+fn transport_error(context: &str, e: &opensearch::Error) -> StoreError {
+    let reached_network = std::error::Error::source(e).is_some() && !e.is_json();
+    if reached_network || e.is_timeout() {
+        StoreError::Busy(format!("{context}: OpenSearch unreachable: {e}"))
+    } else {
+        StoreError::internal(context, e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hearth_store::ErrorKind;
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn statuses_map_to_kinds() {
+        let check = |status: u16, kind: ErrorKind| {
+            let reply = Reply {
+                status,
+                body: json!({"error": {"type": "x", "reason": "why"}}),
+            };
+            assert_eq!(reply.into_error("search").kind(), kind, "{status}");
+        };
+        check(429, ErrorKind::Unavailable);
+        check(500, ErrorKind::Unavailable);
+        check(503, ErrorKind::Unavailable);
+        check(400, ErrorKind::Internal);
+        check(404, ErrorKind::Internal);
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_cluster_is_busy() {
+        // Port 9 (discard) on loopback: nothing listens there in a test environment.
+        let client = client(&OpenSearchConfig::new("http://127.0.0.1:9"), None).unwrap();
+        let sent = client.ping().send().await;
+        let err = reply("ping", sent).await.unwrap_err();
+        assert!(err.is_retryable(), "{err}");
+    }
+}

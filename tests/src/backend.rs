@@ -1,0 +1,101 @@
+//! The backend of test servers: embedded by default; with `HEARTH_TEST_BACKEND=aws`, the AWS
+//! adapters on the emulators (`HEARTH_TEST_AWS_ENDPOINT`: moto, `HEARTH_TEST_OPENSEARCH_URL`:
+//! an OpenSearch node), each server under fresh table, bucket, queue and index names.
+//!
+//! Search on AWS servers is indexed inline, so tests read their writes; export snapshots
+//! exclude the last [`hearth_aws::dynamo::SETTLE`] of writes, which tests wait out with
+//! [`crate::TestServer::settle`].
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hearth_aws::AwsConfig;
+use hearth_aws::backend::AwsBackend;
+use hearth_aws::dynamo::{IndexMode, MAX_ATOMIC_OPS, SETTLE};
+use hearth_opensearch::{OpenSearchConfig, OpenSearchIndex};
+use hearth_store::embedded::{FsBlobStore, SqliteJobs, SqliteOptions, SqliteResourceStore};
+use hearth_store::{BlobStore, JobQueue, JobStore, ResourceStore, TenantPartitions};
+use hearth_tenancy::{TenantId, TenantRegistry};
+
+pub struct TestBackend {
+    pub store: Arc<dyn ResourceStore>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub jobs: Arc<dyn JobStore>,
+    pub queue: Arc<dyn JobQueue>,
+    /// A tenant's partitions beyond its folder (AWS: its key, items, objects, index).
+    pub partitions: Option<Arc<dyn TenantPartitions>>,
+    /// How long a write takes to enter export snapshots.
+    pub settle: Duration,
+    /// The most entries one transaction may hold, if the backend bounds it.
+    pub max_transaction: Option<usize>,
+}
+
+/// Whether test servers run on the AWS adapters.
+pub fn aws_selected() -> bool {
+    std::env::var("HEARTH_TEST_BACKEND").is_ok_and(|v| v == "aws")
+}
+
+pub async fn open(registry: &TenantRegistry, dir: &Path) -> TestBackend {
+    if aws_selected() {
+        aws().await
+    } else {
+        let jobs = Arc::new(SqliteJobs::open(dir).expect("open the job store"));
+        TestBackend {
+            store: Arc::new(SqliteResourceStore::new(
+                registry.clone(),
+                SqliteOptions::default(),
+            )),
+            blobs: Arc::new(FsBlobStore::new(registry.clone())),
+            jobs: jobs.clone(),
+            queue: jobs,
+            partitions: None,
+            settle: Duration::ZERO,
+            max_transaction: None,
+        }
+    }
+}
+
+fn required(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("HEARTH_TEST_BACKEND=aws needs {name} (scripts/test.sh sets it)")
+    })
+}
+
+async fn aws() -> TestBackend {
+    let name = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    let config = AwsConfig {
+        endpoint_url: Some(required("HEARTH_TEST_AWS_ENDPOINT")),
+        ..AwsConfig::with_prefix(&name)
+    };
+    let index = OpenSearchIndex::connect(OpenSearchConfig {
+        index_prefix: format!("hearth-{name}-"),
+        replicas: Some(0),
+        ..OpenSearchConfig::new(required("HEARTH_TEST_OPENSEARCH_URL"))
+    })
+    .await
+    .expect("OpenSearch index");
+    let backend = AwsBackend::connect(&config, Arc::new(index), IndexMode::Inline).await;
+    backend.provision().await.expect("create the AWS resources");
+    TestBackend {
+        store: backend.store.clone(),
+        blobs: backend.blobs.clone(),
+        jobs: backend.jobs.clone(),
+        queue: backend.queue.clone(),
+        partitions: Some(Arc::new(backend.partitions())),
+        settle: SETTLE,
+        max_transaction: Some(MAX_ATOMIC_OPS),
+    }
+}
+
+impl TestBackend {
+    /// Prepares a new tenant's partitions (its key on AWS).
+    pub async fn provision(&self, tenant: &TenantId) {
+        if let Some(partitions) = &self.partitions {
+            partitions
+                .provision(tenant)
+                .await
+                .expect("provision the tenant's partitions");
+        }
+    }
+}
