@@ -14,7 +14,7 @@ use hearth_api::Limits;
 use hearth_tests::TestServer;
 use serde_json::Value;
 
-const KNOWN_INVALID: &str = include_str!("../../fhir/tests/known-invalid-examples.txt");
+const KNOWN_INVALID: &str = include_str!("../../../fhir/tests/known-invalid-examples.txt");
 
 fn known_invalid() -> BTreeSet<&'static str> {
     KNOWN_INVALID
