@@ -1,5 +1,5 @@
 //! The DynamoDB `ResourceStore` against the emulator: the conformance suite (no search),
-//! large bodies, the transaction limits, and that stored bodies are sealed.
+//! large bodies, the write limits, and that stored bodies are sealed.
 //!
 //! Runs when `HEARTH_TEST_EMULATORS=1`, against the DynamoDB endpoint in
 //! `HEARTH_TEST_AWS_ENDPOINT`; each test makes its own table.
@@ -12,7 +12,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
-use hearth_aws::dynamo::{DynamoStore, IndexMode, MAX_ATOMIC_OPS, create_table};
+use hearth_aws::dynamo::{DynamoStore, IndexMode, MAX_STAGED_OPS, create_table};
 use hearth_fhir::VersionId;
 use hearth_store::embedded::LocalKeyService;
 use hearth_store::{
@@ -173,7 +173,7 @@ async fn conformance_without_search() {
     };
     let f = fixture(&endpoint).await;
     let store: Arc<dyn ResourceStore> = f.store.clone();
-    hearth_store::conformance::resource_core_suite(store, Some(MAX_ATOMIC_OPS)).await;
+    hearth_store::conformance::resource_core_suite(store, None).await;
 }
 
 #[tokio::test]
@@ -230,9 +230,11 @@ async fn a_500_kb_body_round_trips() {
     assert_eq!(history.entries[1], first);
 }
 
+/// Writes over one transaction's 100 items and 4 MB are staged; over the op limit, or a
+/// resource over what one transaction holds, are refused whole.
 #[tokio::test]
-async fn transactions_beyond_the_limits_are_refused() {
-    let Some(endpoint) = endpoint("transactions_beyond_the_limits_are_refused") else {
+async fn writes_beyond_one_transaction() {
+    let Some(endpoint) = endpoint("writes_beyond_one_transaction") else {
         return;
     };
     let f = fixture(&endpoint).await;
@@ -243,31 +245,48 @@ async fn transactions_beyond_the_limits_are_refused() {
             json!({"resourceType": "Patient"}),
         )
     };
-    let too_many: Vec<_> = (0..=MAX_ATOMIC_OPS).map(small).collect();
+    let too_many: Vec<_> = (0..=MAX_STAGED_OPS).map(small).collect();
     match f.store.write(&t, too_many).await {
         Err(StoreError::Invalid(message)) => assert!(
-            message.contains(&format!("at most {MAX_ATOMIC_OPS} entries")),
+            message.contains(&format!("at most {MAX_STAGED_OPS} entries")),
             "{message}"
         ),
         other => panic!("expected Invalid, got {other:?}"),
     }
-    // Nine 500 KB bodies are over the 4 MB a transaction holds.
+    assert_eq!(f.store.read(&t, &key("Patient", "p0")).await.unwrap(), None);
+    // Nine 500 KB bodies are over the 4 MB a transaction holds: staged, all written.
     let big = "x".repeat(500_000);
-    let too_big: Vec<_> = (0..9)
-        .map(|i| {
-            put(
-                &key("Binary", &format!("b{i}")),
-                json!({"resourceType": "Binary", "contentType": "text/plain", "data": big}),
-            )
-        })
-        .collect();
-    match f.store.write(&t, too_big).await {
-        Err(StoreError::Invalid(message)) => assert!(message.contains("4 MB"), "{message}"),
+    let binary = |i: usize, data: &str| {
+        put(
+            &key("Binary", &format!("b{i}")),
+            json!({"resourceType": "Binary", "contentType": "text/plain", "data": data}),
+        )
+    };
+    let outcomes = f
+        .store
+        .write(&t, (0..9).map(|i| binary(i, &big)).collect())
+        .await
+        .unwrap();
+    assert_eq!(outcomes.len(), 9);
+    for i in [0, 8] {
+        let read = f.store.read(&t, &key("Binary", &format!("b{i}"))).await;
+        let read = read.unwrap().expect("staged body written");
+        assert_eq!(
+            json_of(&read.body)["data"].as_str().map(str::len),
+            Some(500_000)
+        );
+    }
+    // One resource over 3.9 MB is refused, with the write it is in.
+    let huge = "y".repeat(4_000_000);
+    let ops = vec![binary(100, "small"), binary(101, &huge)];
+    match f.store.write(&t, ops).await {
+        Err(StoreError::Invalid(message)) => assert!(message.contains("3.9 MB"), "{message}"),
         other => panic!("expected Invalid, got {other:?}"),
     }
-    for k in [key("Patient", "p0"), key("Binary", "b0")] {
-        assert_eq!(f.store.read(&t, &k).await.unwrap(), None, "nothing written");
-    }
+    assert_eq!(
+        f.store.read(&t, &key("Binary", "b100")).await.unwrap(),
+        None
+    );
 }
 
 #[tokio::test]

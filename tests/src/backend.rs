@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use hearth_aws::AwsConfig;
 use hearth_aws::backend::AwsBackend;
-use hearth_aws::dynamo::{IndexMode, MAX_ATOMIC_OPS, SETTLE};
+use hearth_aws::dynamo::{IndexMode, SETTLE};
 use hearth_opensearch::{OpenSearchConfig, OpenSearchIndex};
 use hearth_store::embedded::{FsBlobStore, SqliteJobs, SqliteOptions, SqliteResourceStore};
 use hearth_store::{BlobStore, JobQueue, JobStore, ResourceStore, TenantPartitions};
@@ -27,8 +27,6 @@ pub struct TestBackend {
     pub partitions: Option<Arc<dyn TenantPartitions>>,
     /// How long a write takes to enter export snapshots.
     pub settle: Duration,
-    /// The most entries one transaction may hold, if the backend bounds it.
-    pub max_transaction: Option<usize>,
 }
 
 /// Whether test servers run on the AWS adapters.
@@ -51,7 +49,6 @@ pub async fn open(registry: &TenantRegistry, dir: &Path) -> TestBackend {
             queue: jobs,
             partitions: None,
             settle: Duration::ZERO,
-            max_transaction: None,
         }
     }
 }
@@ -84,7 +81,6 @@ async fn aws() -> TestBackend {
         queue: backend.queue.clone(),
         partitions: Some(Arc::new(backend.partitions())),
         settle: SETTLE,
-        max_transaction: Some(MAX_ATOMIC_OPS),
     }
 }
 

@@ -30,8 +30,7 @@ pub struct TestServer {
     workers: Vec<tokio::task::JoinHandle<()>>,
     /// How long a write takes to enter export snapshots (0 on the embedded backend).
     settle: std::time::Duration,
-    /// The most entries one transaction may hold, if the backend bounds it.
-    pub max_transaction: Option<usize>,
+
     _dir: tempfile::TempDir,
 }
 
@@ -153,7 +152,6 @@ impl TestServer {
             signer,
             workers,
             settle: backend.settle,
-            max_transaction: backend.max_transaction,
             _dir: dir,
         }
     }

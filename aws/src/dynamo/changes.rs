@@ -9,6 +9,9 @@
 //! takes longer than that from stamp to commit (or index) may be missed by an export; the
 //! window is generous for DynamoDB, whose requests time out well within it.
 //!
+//! A staged write is seen once applied; one committed but left unapplied by a dead writer
+//! is completed when a snapshot is taken.
+//!
 //! `changes` walks the type's shards of `by_type` one after another in history-key order,
 //! reading version items with `since <= last_updated <= U` that were not superseded by `U`.
 
@@ -33,6 +36,9 @@ pub const SETTLE: Duration = Duration::from_secs(2);
 
 impl DynamoStore {
     pub(crate) async fn snapshot_of(&self, tenant: &TenantId) -> Result<Snapshot, StoreError> {
+        // Staged writes committed by writers that died before applying them belong before
+        // the snapshot: complete them first.
+        self.recover(tenant).await?;
         let now = Utc::now().timestamp_millis();
         let at = self.clock.floor(tenant).map_or(now, |floor| floor.max(now));
         while Utc::now().timestamp_millis() <= at {

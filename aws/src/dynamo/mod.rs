@@ -23,11 +23,18 @@
 //! clocks. The indexes are eventually consistent on AWS, so type and system history may lag
 //! a write by a moment; reads of a resource and its versions are consistent.
 //!
+//! A write is one transaction when it fits in one (at most [`MAX_ATOMIC_OPS`] ops, 100 items
+//! and 4 MB); a larger one is a staged write (see [`staged`]), which locks its resources
+//! (`txl` on their current items, or a placeholder current item without a version for one
+//! that does not exist), stages its sealed versions in partition `{tenant}#tx#{txid}`,
+//! commits on a record `{tenant}#tx` / `{txid}` and then applies them.
+//!
 //! # Limits
 //!
-//! A write is one transaction: at most [`MAX_ATOMIC_OPS`] ops, 100 items and 4 MB, so a
-//! resource's sealed body and index entries together stay under about 3.9 MB; anything
-//! larger is refused with `Invalid`. Sealed index entries stay under 300 KB per resource.
+//! At most [`MAX_STAGED_OPS`] ops per write. A resource's items must fit in one
+//! transaction, so its sealed body and index entries together stay under about 3.9 MB;
+//! anything larger is refused with `Invalid`. Sealed index entries stay under 300 KB per
+//! resource.
 
 mod changes;
 mod clock;
@@ -36,7 +43,9 @@ mod history;
 mod item;
 mod plan;
 mod read;
+mod staged;
 mod table;
+mod version;
 mod walk;
 mod write;
 
@@ -54,8 +63,9 @@ use hearth_store::{
 use hearth_tenancy::TenantId;
 
 pub use changes::SETTLE;
+pub use staged::{DEFAULT_LOCK_TIMEOUT, StopAfter};
 pub use table::create_table;
-pub use write::MAX_ATOMIC_OPS;
+pub use write::{LOCK_WAIT, MAX_ATOMIC_OPS, MAX_STAGED_OPS};
 
 use crate::error::sdk_error;
 use clock::Clock;
@@ -79,6 +89,8 @@ pub struct DynamoStore {
     clock: Clock,
     /// Bounds the writes in flight at once (each holds a connection or two).
     writers: tokio::sync::Semaphore,
+    /// How long a staged write's heartbeat may be silent before others abort it.
+    lock_timeout: std::time::Duration,
 }
 
 /// Writes one store sends to DynamoDB at once; more wait their turn.
@@ -102,6 +114,7 @@ impl DynamoStore {
             mode,
             clock: Clock::default(),
             writers: tokio::sync::Semaphore::new(MAX_CONCURRENT_WRITES),
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
         }
     }
 }

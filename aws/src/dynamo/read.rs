@@ -14,11 +14,14 @@ use hearth_tenancy::TenantId;
 
 use super::DynamoStore;
 use super::item::{Item, Row, SealedBody, body_aad, bytes, index_aad, row_of, s};
+use super::staged::{Met, is_placeholder, lock_of};
 use super::table::{BODY, CURRENT, INDEX, PK, SK, chunk_sk, pk, version_sk};
 use crate::error::sdk_error;
 
 /// Keys per BatchGetItem call (the service's limit).
 const BATCH_KEYS: usize = 100;
+/// Staged writes' locks a read resolves on one item before it takes the item as it is.
+const SETTLE_ROUNDS: usize = 5;
 /// Rounds of retrying the keys a BatchGetItem left unprocessed before giving up as busy.
 const BATCH_ROUNDS: u32 = 20;
 
@@ -185,12 +188,37 @@ impl DynamoStore {
         })
     }
 
+    /// A current item as readers see it: a staged write's lock resolved (rolled forward or
+    /// removed, then read again) unless that write is in progress, which leaves the item as
+    /// it was; a placeholder is absent.
+    async fn settled(
+        &self,
+        tenant: &TenantId,
+        pk: &str,
+        mut item: Option<Item>,
+    ) -> Result<Option<Item>, StoreError> {
+        for _ in 0..SETTLE_ROUNDS {
+            let Some(lock) = item.as_ref().and_then(lock_of) else {
+                break;
+            };
+            match self.meet_lock(tenant, pk, &lock).await? {
+                Met::Resolved => {
+                    item = self.get_item(item_key(pk.to_owned(), CURRENT)).await?;
+                }
+                Met::Held => break,
+            }
+        }
+        Ok(item.filter(|item| !is_placeholder(item)))
+    }
+
     pub(crate) async fn read_current(
         &self,
         tenant: &TenantId,
         key: &ResourceKey,
     ) -> Result<Option<StoredVersion>, StoreError> {
-        match self.get_item(item_key(pk(tenant, key), CURRENT)).await? {
+        let pk = pk(tenant, key);
+        let item = self.get_item(item_key(pk.clone(), CURRENT)).await?;
+        match self.settled(tenant, &pk, item).await? {
             Some(item) => Ok(Some(self.open_row(tenant, row_of(&item)?).await?)),
             None => Ok(None),
         }
@@ -221,7 +249,19 @@ impl DynamoStore {
         wanted.sort();
         wanted.dedup();
         let keys = wanted.into_iter().map(|pk| item_key(pk, CURRENT)).collect();
-        self.batch_get(keys, None).await
+        let mut items = self.batch_get(keys, None).await?;
+        let locked: Vec<String> = items
+            .iter()
+            .filter(|(_, item)| lock_of(item).is_some() || is_placeholder(item))
+            .map(|(pk, _)| pk.clone())
+            .collect();
+        for pk in locked {
+            let item = items.remove(&pk);
+            if let Some(item) = self.settled(tenant, &pk, item).await? {
+                items.insert(pk, item);
+            }
+        }
+        Ok(items)
     }
 
     pub(crate) async fn read_many_current(

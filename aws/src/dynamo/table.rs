@@ -48,6 +48,13 @@ pub(crate) const SHARDS: u32 = 8;
 
 pub(crate) const CURRENT: &str = "cur";
 
+/// On a current item: the staged write holding it (its transaction id). A current item
+/// without a version number is a placeholder a staged write put there to lock a resource
+/// that does not exist; it reads as absent.
+pub(crate) const TX_LOCK: &str = "txl";
+/// On a locked current item: the number of the holding write's op on this resource.
+pub(crate) const TX_OP: &str = "txo";
+
 pub(crate) fn pk(tenant: &TenantId, key: &ResourceKey) -> String {
     format!("{tenant}#{}#{}", key.rt, key.id)
 }

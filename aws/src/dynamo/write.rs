@@ -1,16 +1,19 @@
-//! Writes: one conditional `TransactWriteItems` per call.
+//! Writes: one conditional `TransactWriteItems` per call, or a staged write for more ops
+//! (or items) than one transaction holds (see [`staged`](super::staged)).
 //!
 //! Each op reads its resource's current item first (one BatchGetItem), checks its
 //! precondition, and then writes, in one transaction: the new current item (conditioned on
-//! the version just read, or on its absence), the new version item, the `superseded` mark on
-//! the previous version item, and the chunk items of a large body. A delete of an absent or
-//! deleted resource writes nothing but still checks that state in the transaction. When the
-//! transaction is cancelled because another writer got there first, the call reads again and
-//! retries; a precondition that no longer holds then fails with `VersionMismatch` or
-//! `AlreadyExists` naming the version found.
+//! the version just read, or on its absence, and on no staged write holding it), the new
+//! version item, the `superseded` mark on the previous version item, and the chunk items of a
+//! large body. A delete of an absent or deleted resource writes nothing but still checks that
+//! state in the transaction. When the transaction is cancelled because another writer got
+//! there first, the call reads again and retries; a precondition that no longer holds then
+//! fails with `VersionMismatch` or `AlreadyExists` naming the version found. A resource held
+//! by a staged write is resolved first (rolled forward, or its stale lock removed); one held
+//! by a staged write still in progress is waited for, up to [`LOCK_WAIT`], then `Busy`.
 
-use std::collections::HashSet;
-use std::time::Duration;
+use std::collections::{HashMap, HashSet};
+use std::time::{Duration, Instant};
 
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::TransactWriteItem;
@@ -19,22 +22,27 @@ use hearth_store::{Method, Precondition, StoreError, WriteOp, WriteOutcome};
 use hearth_tenancy::TenantId;
 
 use super::DynamoStore;
-use super::item::{method_code, number, string};
-use super::plan::{CHUNK_BYTES, Head, Role};
+use super::item::{Item, method_code, number, string};
+use super::plan::{Head, Role};
 use super::read::item_key;
-use super::table::{CURRENT, LAST_UPDATED, METHOD, PK, VERSION, pk};
+use super::staged::{Met, lock_of};
+use super::table::{CURRENT, LAST_UPDATED, METHOD, PK, TX_LOCK, TX_OP, VERSION, pk};
 use crate::error::sdk_error;
 
-/// The most ops one `write` call holds on this backend: a transaction holds at most 100
+/// The most ops one transaction holds on this backend: a transaction holds at most 100
 /// items, and an update takes three (current item, new version, the previous version's
-/// `superseded` mark).
+/// `superseded` mark). Larger writes are staged.
 pub const MAX_ATOMIC_OPS: usize = 33;
+/// The most ops of one `write` call (a staged write).
+pub const MAX_STAGED_OPS: usize = 20_000;
 /// Items in one transaction (the service's limit).
-const MAX_ITEMS: usize = 100;
+pub(crate) const MAX_ITEMS: usize = 100;
 /// Bytes in one transaction: the service allows 4 MB; the estimate keeps a margin.
-const MAX_BYTES: usize = 3_900_000;
+pub(crate) const MAX_BYTES: usize = 3_900_000;
 /// Attempts of a write that keeps losing races before it gives up as busy.
 const MAX_ATTEMPTS: u32 = 100;
+/// How long a single write waits for a staged write in progress to release a resource.
+pub const LOCK_WAIT: Duration = Duration::from_secs(3);
 
 enum Commit {
     Done,
@@ -42,7 +50,7 @@ enum Commit {
     Lost,
 }
 
-fn check(op: &WriteOp, head: Option<&Head>) -> Result<(), StoreError> {
+pub(crate) fn check(op: &WriteOp, head: Option<&Head>) -> Result<(), StoreError> {
     let (rt, id) = (op.key.rt, || op.key.id.to_string());
     match op.precondition {
         Precondition::None => Ok(()),
@@ -63,10 +71,10 @@ fn check(op: &WriteOp, head: Option<&Head>) -> Result<(), StoreError> {
 }
 
 /// Refuses what one transaction cannot hold, and the same key twice.
-fn validate(ops: &[WriteOp]) -> Result<(), StoreError> {
-    if ops.len() > MAX_ATOMIC_OPS {
+pub(crate) fn validate(ops: &[WriteOp]) -> Result<(), StoreError> {
+    if ops.len() > MAX_STAGED_OPS {
         return Err(StoreError::Invalid(format!(
-            "a transaction on the DynamoDB backend holds at most {MAX_ATOMIC_OPS} entries (got {})",
+            "a transaction on the DynamoDB backend holds at most {MAX_STAGED_OPS} entries (got {})",
             ops.len()
         )));
     }
@@ -92,34 +100,44 @@ impl DynamoStore {
             return Ok(Vec::new());
         }
         validate(ops)?;
+        if ops.len() > MAX_ATOMIC_OPS {
+            return self.write_staged(tenant, ops).await;
+        }
+        let started = Instant::now();
         for attempt in 0..MAX_ATTEMPTS {
             if attempt > 0 {
                 let jitter = u64::from(uuid::Uuid::new_v4().as_u128() as u8 % 8);
                 tokio::time::sleep(Duration::from_millis(u64::from(attempt.min(10)) + jitter))
                     .await;
             }
-            let _permit = self
+            let permit = self
                 .writers
                 .acquire()
                 .await
                 .map_err(|e| StoreError::internal("wait for a write slot", e))?;
-            let heads = self.heads(tenant, ops).await?;
+            let items = self.head_items(tenant, ops).await?;
+            match self.settle_locks(tenant, &items).await? {
+                Locks::Free => {}
+                Locks::Resolved => continue,
+                Locks::Held if started.elapsed() < LOCK_WAIT => {
+                    drop(permit);
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+                Locks::Held => {
+                    return Err(StoreError::Busy(
+                        "a large transaction in progress holds these resources".into(),
+                    ));
+                }
+            }
+            let heads = heads_of(tenant, ops, &items)?;
             for (op, head) in ops.iter().zip(&heads) {
                 check(op, head.as_ref())?;
             }
             let plan = self.plan(tenant, ops, &heads).await?;
-            if plan.items.len() > MAX_ITEMS {
-                return Err(StoreError::Invalid(format!(
-                    "a transaction on the DynamoDB backend holds at most {MAX_ITEMS} items; this one needs {} (large resources take one per {} KB)",
-                    plan.items.len(),
-                    CHUNK_BYTES / 1000
-                )));
-            }
-            if plan.bytes > MAX_BYTES {
-                return Err(StoreError::Invalid(format!(
-                    "a transaction on the DynamoDB backend holds at most 4 MB of items; this one needs about {} KB",
-                    plan.bytes / 1000
-                )));
+            if plan.items.len() > MAX_ITEMS || plan.bytes > MAX_BYTES {
+                drop(permit);
+                return self.write_staged(tenant, ops).await;
             }
             match self.commit(plan.items, &plan.roles).await? {
                 Commit::Done => return Ok(plan.outcomes),
@@ -131,35 +149,40 @@ impl DynamoStore {
         ))
     }
 
-    /// The current version of each op's resource.
-    async fn heads(
+    /// The current items of each op's resource (what a write needs of them), by partition key.
+    pub(crate) async fn head_items(
         &self,
         tenant: &TenantId,
         ops: &[WriteOp],
-    ) -> Result<Vec<Option<Head>>, StoreError> {
+    ) -> Result<HashMap<String, Item>, StoreError> {
         let keys = ops
             .iter()
             .map(|op| item_key(pk(tenant, &op.key), CURRENT))
             .collect();
-        let items = self
-            .batch_get(keys, Some(&[PK, VERSION, LAST_UPDATED, METHOD]))
-            .await?;
-        ops.iter()
-            .map(|op| {
-                let Some(item) = items.get(&pk(tenant, &op.key)) else {
-                    return Ok(None);
-                };
-                let version = u64::try_from(number(item, VERSION)?)
-                    .ok()
-                    .and_then(VersionId::new)
-                    .ok_or_else(|| StoreError::internal("read current version", "bad version"))?;
-                Ok(Some(Head {
-                    version,
-                    last_updated_ms: number(item, LAST_UPDATED)?,
-                    deleted: string(item, METHOD)? == method_code(Method::Delete),
-                }))
-            })
-            .collect()
+        self.batch_get(
+            keys,
+            Some(&[PK, VERSION, LAST_UPDATED, METHOD, TX_LOCK, TX_OP]),
+        )
+        .await
+    }
+
+    /// Resolves the staged writes' locks on `items`.
+    async fn settle_locks(
+        &self,
+        tenant: &TenantId,
+        items: &HashMap<String, Item>,
+    ) -> Result<Locks, StoreError> {
+        let mut locks = Locks::Free;
+        for (pk, item) in items {
+            if let Some(lock) = lock_of(item) {
+                match self.meet_lock(tenant, pk, &lock).await? {
+                    Met::Resolved if locks == Locks::Free => locks = Locks::Resolved,
+                    Met::Resolved => {}
+                    Met::Held => locks = Locks::Held,
+                }
+            }
+        }
+        Ok(locks)
     }
 
     /// The transaction items and outcomes of `ops` over the current state `heads`.
@@ -219,6 +242,44 @@ impl DynamoStore {
     }
 }
 
+/// What the staged writes' locks on a write's resources came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Locks {
+    /// None was held.
+    Free,
+    /// Each was rolled forward or removed: read again.
+    Resolved,
+    /// One is held by a staged write in progress: wait, then read again.
+    Held,
+}
+
+/// The current version of each op's resource in `items` (a placeholder is absent).
+pub(crate) fn heads_of(
+    tenant: &TenantId,
+    ops: &[WriteOp],
+    items: &HashMap<String, Item>,
+) -> Result<Vec<Option<Head>>, StoreError> {
+    ops.iter()
+        .map(|op| {
+            let Some(item) = items.get(&pk(tenant, &op.key)) else {
+                return Ok(None);
+            };
+            if !item.contains_key(VERSION) {
+                return Ok(None);
+            }
+            let version = u64::try_from(number(item, VERSION)?)
+                .ok()
+                .and_then(VersionId::new)
+                .ok_or_else(|| StoreError::internal("read current version", "bad version"))?;
+            Ok(Some(Head {
+                version,
+                last_updated_ms: number(item, LAST_UPDATED)?,
+                deleted: string(item, METHOD)? == method_code(Method::Delete),
+            }))
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -234,11 +295,13 @@ mod tests {
 
     #[test]
     fn validation_limits_ops_and_refuses_duplicates() {
-        let ops: Vec<_> = (0..MAX_ATOMIC_OPS).map(|i| op(&format!("p{i}"))).collect();
+        let ops: Vec<_> = (0..MAX_STAGED_OPS).map(|i| op(&format!("p{i}"))).collect();
         assert!(validate(&ops).is_ok());
         let mut over = ops.clone();
         over.push(op("extra"));
-        assert!(matches!(validate(&over), Err(StoreError::Invalid(m)) if m.contains("at most 33")));
+        assert!(
+            matches!(validate(&over), Err(StoreError::Invalid(m)) if m.contains("at most 20000"))
+        );
         assert!(matches!(
             validate(&[op("a"), op("b"), op("a")]),
             Err(StoreError::DuplicateKey { .. })

@@ -222,63 +222,9 @@ async fn batch_entries_succeed_or_fail_alone() {
     assert_eq!(s.send("GET", "metadata/", None, &[]).await.status, 200);
 }
 
-/// How many versions the tenant's history holds.
-async fn history_total(s: &TestServer) -> serde_json::Value {
-    s.send("GET", "Patient/_history?_count=1", None, &[])
-        .await
-        .json()["total"]
-        .clone()
-}
-
-/// A transaction over the backend's bound (DynamoDB's) is refused whole, naming the limit.
-#[tokio::test]
-async fn transaction_over_the_backend_limit_is_refused_whole() {
-    let s = TestServer::start().await;
-    let Some(max) = s.max_transaction else {
-        return; // The embedded backend has no bound below the bundle limit.
-    };
-    let entries = |n: usize| -> Vec<Value> {
-        (0..n)
-            .map(|i| {
-                entry(
-                    "POST",
-                    "Patient",
-                    Some(&format!("urn:uuid:00000000-0000-0000-0000-{i:012}")),
-                    Some(patient(&format!("N{i}"))),
-                )
-            })
-            .collect()
-    };
-    let reply = s
-        .send(
-            "POST",
-            "",
-            Some(&bundle("transaction", entries(max + 1))),
-            &[],
-        )
-        .await;
-    assert_eq!(reply.outcome(400), "invalid");
-    let message = reply.json()["issue"][0]["diagnostics"].to_string();
-    assert!(message.contains(&format!("at most {max}")), "{message}");
-    assert_eq!(history_total(&s).await, 0, "nothing of it was written");
-    let reply = s
-        .send("POST", "", Some(&bundle("transaction", entries(max))), &[])
-        .await;
-    assert_eq!(
-        reply.status,
-        200,
-        "{}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
-    assert_eq!(history_total(&s).await, max);
-}
-
 #[tokio::test]
 async fn transaction_with_ten_thousand_entries() {
     let s = TestServer::start().await;
-    if s.max_transaction.is_some_and(|max| max < 10_000) {
-        return; // Refused whole on this backend: see the test above.
-    }
     let entries: Vec<Value> = (0..10_000)
         .map(|i| {
             entry(
