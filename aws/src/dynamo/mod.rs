@@ -33,13 +33,14 @@
 //!
 //! At most [`MAX_STAGED_OPS`] ops per write. A resource's items must fit in one
 //! transaction, so its sealed body and index entries together stay under about 3.9 MB;
-//! anything larger is refused with `Invalid`. Sealed index entries stay under 300 KB per
+//! anything larger is refused with `Invalid`. Index entries (zlib-compressed, then sealed) stay under 300 KB per
 //! resource.
 
 mod changes;
 mod clock;
 mod cursor;
 mod history;
+mod index_codec;
 mod item;
 mod plan;
 mod read;

@@ -303,8 +303,7 @@ impl DynamoStore {
                 (_, Some(sealed)) => {
                     let aad = index_aad(tenant, &row.key, row.version);
                     let plain = self.envelope.open(tenant, &aad, sealed).await?;
-                    let entries: Vec<IndexEntry> = serde_json::from_slice(&plain)
-                        .map_err(|e| StoreError::internal("decode index entries", e))?;
+                    let entries: Vec<IndexEntry> = super::index_codec::decode(&plain)?;
                     Some(entries)
                 }
                 (_, None) => Some(Vec::new()),

@@ -199,8 +199,7 @@ impl DynamoStore {
                     )?;
                     let plain = serde_json::to_vec(&body)
                         .map_err(|e| StoreError::internal("serialize resource", e))?;
-                    let index = serde_json::to_vec(index)
-                        .map_err(|e| StoreError::internal("serialize index entries", e))?;
+                    let index = super::index_codec::encode(index)?;
                     (*method, Some(plain), Some(index), blob.clone())
                 }
                 WriteKind::Delete => (Method::Delete, None, None, None),

@@ -1,7 +1,7 @@
 //! The S3 `BlobStore` against the AWS stand-in: the conformance suite with and without
 //! SSE-KMS, multipart uploads, what an aborted upload leaves, and presigned URLs.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

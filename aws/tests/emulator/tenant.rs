@@ -3,7 +3,7 @@
 //! search index was dropped, an item put back cannot be decrypted and is removed by the next
 //! destroy, and another tenant keeps everything.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

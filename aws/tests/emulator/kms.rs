@@ -2,7 +2,7 @@
 //! behind it (alias, deletion schedule), and the SDK retry of throttled calls (against a
 //! scripted endpoint, without the emulator).
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 

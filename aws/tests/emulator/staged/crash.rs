@@ -8,7 +8,7 @@ use hearth_fhir::VersionId;
 use hearth_store::{HistoryScope, Precondition, ResourceStore, StoreError, WriteOutcome};
 use serde_json::json;
 
-use crate::fixture::{endpoint, fixture, history_total, key, leftovers, marker, patient};
+use crate::staged::fixture::{endpoint, fixture, history_total, key, leftovers, marker, patient};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_writer_dying_after_the_commit_point_is_rolled_forward() {

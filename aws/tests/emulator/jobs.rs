@@ -1,7 +1,7 @@
 //! The DynamoDB `JobStore` and the SQS `JobQueue` against the AWS stand-in: the conformance
 //! suites, the active-job counter under concurrent creates, and queue naming.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::time::Duration;

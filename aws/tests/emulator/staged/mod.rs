@@ -17,7 +17,9 @@ use hearth_fhir::VersionId;
 use hearth_store::{HistoryScope, Precondition, ResourceStore, StoreError, WriteOutcome};
 use serde_json::json;
 
-use crate::fixture::{endpoint, fixture, history_total, key, leftovers, marker, obs, patient};
+use crate::staged::fixture::{
+    endpoint, fixture, history_total, key, leftovers, marker, obs, patient,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_2000_op_write_is_atomic_and_leaves_nothing_behind() {
