@@ -1,6 +1,6 @@
 //! `KeyService` on KMS: a customer managed key per tenant, named by the alias
 //! `{alias_prefix}{tenant}`; data keys are generated and unwrapped under that alias with the
-//! encryption context `{"tenant": id}`, so a wrapped key of one tenant never unwraps for
+//! encryption context `{"hearth:tenant": id}`, so a wrapped key of one tenant never unwraps for
 //! another (the context is part of the ciphertext's authentication).
 //!
 //! Destroying a tenant's key schedules its deletion (7 days, KMS's shortest window) and
@@ -33,11 +33,24 @@ const UNUSABLE_KEY_CODES: &[&str] = &[
     "InvalidCiphertextException",
 ];
 
+/// The encryption-context key naming the tenant (the deployment's IAM policy requires it).
+const CONTEXT_KEY: &str = "hearth:tenant";
+
+fn tag(key: &str, value: &str) -> Result<Tag, StoreError> {
+    Tag::builder()
+        .tag_key(key)
+        .tag_value(value)
+        .build()
+        .map_err(|e| StoreError::internal("build tenant key tag", e))
+}
+
 /// Tenant keys in KMS.
 #[derive(Debug, Clone)]
 pub struct KmsKeyService {
     client: aws_sdk_kms::Client,
     alias_prefix: String,
+    /// The deployment's name, tagged on each key (`hearth:environment`) for IAM conditions.
+    environment: String,
 }
 
 impl KmsKeyService {
@@ -45,6 +58,7 @@ impl KmsKeyService {
         KmsKeyService {
             client: clients.kms.clone(),
             alias_prefix: config.key_alias_prefix.clone(),
+            environment: config.prefix.clone(),
         }
     }
 
@@ -98,7 +112,7 @@ impl KmsKeyService {
     }
 
     fn context(tenant: &TenantId) -> HashMap<String, String> {
-        HashMap::from([("tenant".to_owned(), tenant.to_string())])
+        HashMap::from([(CONTEXT_KEY.to_owned(), tenant.to_string())])
     }
 }
 
@@ -136,13 +150,8 @@ impl KeyService for KmsKeyService {
             .client
             .create_key()
             .description(format!("hearth tenant {tenant}"))
-            .tags(
-                Tag::builder()
-                    .tag_key("hearth:tenant")
-                    .tag_value(tenant.to_string())
-                    .build()
-                    .map_err(|e| StoreError::internal("build tenant key tag", e))?,
-            )
+            .tags(tag("hearth:tenant", tenant.as_str())?)
+            .tags(tag("hearth:environment", &self.environment)?)
             .send()
             .await
             .map_err(|e| sdk_error("create tenant key", e))?;

@@ -87,6 +87,7 @@ impl S3BlobStore {
             .bucket(&self.bucket)
             .key(object)
             .content_length(length)
+            .set_tagging(tagging(tenant, object))
             .body(S3Body::from(body));
         if let Some(kms_key) = self.kms_key(tenant) {
             request = request
@@ -103,6 +104,7 @@ impl S3BlobStore {
             .client
             .create_multipart_upload()
             .bucket(&self.bucket)
+            .set_tagging(tagging(tenant, object))
             .key(object);
         if let Some(kms_key) = self.kms_key(tenant) {
             request = request
@@ -291,6 +293,14 @@ impl BlobStore for S3BlobStore {
             .map_err(|e| sdk_error("delete blob", e))?;
         Ok(())
     }
+}
+
+/// The object tags: export files carry `hearth-object=export`, which the bucket's expiry rule
+/// matches (lifecycle prefixes cannot hold the tenant wildcard).
+fn tagging(tenant: &TenantId, object: &str) -> Option<String> {
+    object
+        .starts_with(&format!("tenants/{tenant}/exports/"))
+        .then(|| "hearth-object=export".to_owned())
 }
 
 /// Creates the bucket when absent, with a lifecycle rule that removes multipart uploads left

@@ -60,7 +60,7 @@ pub struct SearchConfig {
     /// Replicas of each tenant index; absent: the cluster default.
     pub replicas: Option<u32>,
     /// Sign requests with SigV4 for this service (`es` for a managed domain, `aoss` for
-    /// OpenSearch Serverless); absent: no signing.
+    /// OpenSearch Serverless; `HEARTH_OPENSEARCH_SIGV4`); absent: no signing.
     pub sigv4_service: Option<String>,
     /// Who indexes writes (`HEARTH_INDEXING`): `stream` (the stream indexer of `hearth
     /// worker`, from the table's stream; writes never wait for the index) or `inline` (each
@@ -365,6 +365,9 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
     env_parse("HEARTH_OPENSEARCH_URL", &mut search.url)?;
     env_parse("HEARTH_OPENSEARCH_PREFIX", &mut search.index_prefix)?;
     env_parse("HEARTH_INDEXING", &mut search.indexing)?;
+    if let Some(service) = env("HEARTH_OPENSEARCH_SIGV4") {
+        search.sigv4_service = Some(service);
+    }
     if let Some(dir) = &global.data_dir {
         config.data_dir = dir.clone();
     }

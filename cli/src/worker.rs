@@ -16,11 +16,13 @@ use crate::serve::{init_logging, shutdown_signal};
 
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
-    /// Export workers to run (default: `export.workers` of the configuration, at least 1).
+    /// Export workers to run (default: `export.workers` of the configuration; 0 for a worker
+    /// that only indexes).
     #[arg(long, env = "HEARTH_EXPORT_WORKERS")]
     workers: Option<usize>,
-    /// Stream indexers to run on the AWS backend with `indexing = "stream"`.
-    #[arg(long, default_value_t = 1)]
+    /// Stream indexers to run on the AWS backend with `indexing = "stream"` (0 for a worker
+    /// that only exports).
+    #[arg(long, env = "HEARTH_INDEXERS", default_value_t = 1)]
     indexers: usize,
     #[command(subcommand)]
     command: Option<WorkerCommand>,
@@ -75,11 +77,18 @@ async fn work(config: Config, args: WorkerArgs) -> anyhow::Result<()> {
         None => {}
     }
     let (ctx, queue) = backend.export(&config);
-    let workers = args.workers.unwrap_or(config.export.workers).max(1);
-    let mut handles = hearth_workers::spawn_workers(&ctx, &queue, workers);
     let indexers = match &backend.aws {
-        Some(_) if config.search.indexing == "stream" => args.indexers.max(1),
+        Some(_) if config.search.indexing == "stream" => args.indexers,
         _ => 0,
+    };
+    let workers = args.workers.unwrap_or(config.export.workers);
+    if workers + indexers == 0 {
+        anyhow::bail!("nothing to run: set --workers or --indexers above 0");
+    }
+    let mut handles = if workers > 0 {
+        hearth_workers::spawn_workers(&ctx, &queue, workers)
+    } else {
+        Vec::new()
     };
     if let Some(aws) = &backend.aws {
         for _ in 0..indexers {
