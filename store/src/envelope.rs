@@ -5,8 +5,9 @@
 //! The associated data binds a ciphertext to its tenant and to the caller's context (such as
 //! the resource key and version), so bytes moved to another tenant or record do not open.
 //! A data key seals at most [`MAX_USES`] values or for [`MAX_AGE`] before a new one is
-//! generated; unwrapped keys are cached (at most [`CACHE_LIMIT`]) so reads do not call the key
-//! service each time.
+//! generated; unwrapped keys are cached (at most [`CACHE_LIMIT`], each for [`MAX_AGE`]) so reads
+//! do not call the key service each time. The age bounds how long another process can still
+//! seal or open a tenant's data from memory after the tenant's key was destroyed.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -24,8 +25,8 @@ const FORMAT: u8 = 1;
 const NONCE_LEN: usize = 12;
 /// Values sealed under one data key (random nonces stay far from the 2^32 bound).
 pub const MAX_USES: u64 = 1 << 20;
-/// How long one data key seals new values.
-pub const MAX_AGE: Duration = Duration::from_secs(3600);
+/// How long one data key seals new values, and an unwrapped key stays cached.
+pub const MAX_AGE: Duration = Duration::from_secs(300);
 /// Unwrapped data keys kept in memory.
 pub const CACHE_LIMIT: usize = 1024;
 
@@ -37,7 +38,7 @@ struct Current {
 }
 
 /// Unwrapped data keys by tenant and wrapped bytes.
-type OpenedKeys = HashMap<(TenantId, Arc<[u8]>), Aes256Gcm>;
+type OpenedKeys = HashMap<(TenantId, Arc<[u8]>), (Aes256Gcm, Instant)>;
 
 pub struct Envelope {
     keys: Arc<dyn KeyService>,
@@ -160,7 +161,9 @@ impl Envelope {
     async fn cipher_for(&self, tenant: &TenantId, wrapped: &[u8]) -> Result<Aes256Gcm, StoreError> {
         let wrapped: Arc<[u8]> = wrapped.into();
         let cache_key = (tenant.clone(), wrapped.clone());
-        if let Some(cipher) = lock(&self.opened).get(&cache_key) {
+        if let Some((cipher, opened)) = lock(&self.opened).get(&cache_key)
+            && opened.elapsed() < MAX_AGE
+        {
             return Ok(cipher.clone());
         }
         let key: Zeroizing<[u8; 32]> = self.keys.unwrap(tenant, &wrapped).await?;
@@ -169,7 +172,7 @@ impl Envelope {
         if opened.len() >= CACHE_LIMIT {
             opened.clear();
         }
-        opened.insert(cache_key, cipher.clone());
+        opened.insert(cache_key, (cipher.clone(), Instant::now()));
         Ok(cipher)
     }
 }
