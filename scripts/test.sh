@@ -75,6 +75,12 @@ fi
 step "Bulk Data \$export with smart-fetch on Synthea data (NDJSON checked as R4, Parquet with pyarrow and DuckDB)"
 tests/export/run.sh "$HEARTH_BIN"
 
+step "Bulk Data \$export with smart-fetch on the AWS backend (system and Group exports, NDJSON checked as R4)"
+HEARTH_BACKEND=aws HEARTH_PROVISION=true HEARTH_INDEXING=inline \
+  HEARTH_AWS_ENDPOINT_URL="$HEARTH_TEST_AWS_ENDPOINT" HEARTH_AWS_PREFIX="export$$" \
+  HEARTH_OPENSEARCH_URL="$HEARTH_TEST_OPENSEARCH_URL" HEARTH_OPENSEARCH_PREFIX="hearth-export$$-" \
+  EXPORT_ONLY_SMART_FETCH=1 EXPORT_SELFTEST=0 tests/export/run.sh "$HEARTH_BIN"
+
 step "infrastructure templates (cfn-lint) and Dockerfile (hadolint)"
 scripts/check-infra.sh
 
