@@ -14,6 +14,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 CACHE="${HEARTH_CACHE_DIR:-$HOME/.cache/hearth}/moto"
 MOTO_MIN="5.2.5"
 WAIT_SECONDS=60
+# shellcheck source=lib/daemon.sh
+. "$ROOT/scripts/lib/daemon.sh"
 
 usage() {
   echo "usage: $0 start PORT DIR | stop DIR" >&2
@@ -53,16 +55,15 @@ moto_server_bin() {
   echo "$venv/bin/moto_server"
 }
 
-running() {
-  local pidfile="$1/moto.pid"
-  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+moto_ready() {
+  curl -fsS -o /dev/null "http://127.0.0.1:$1/moto-api/" 2>/dev/null
 }
 
 start() {
-  local port="$1" dir="$2" bin pid deadline
+  local port="$1" dir="$2" bin python
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
-  if running "$dir"; then
+  if daemon_running moto "$dir"; then
     echo "a moto server started with $dir is already running (pid $(cat "$dir/moto.pid"))" >&2
     exit 1
   fi
@@ -72,52 +73,13 @@ start() {
   python="$(dirname "$bin")/python3"
   [ -x "$python" ] || python=python3
   nohup "$python" "$ROOT/tests/moto/serve.py" "$port" >"$dir/moto.log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$dir/moto.pid"
-  deadline=$((SECONDS + WAIT_SECONDS))
-  while [ $SECONDS -lt $deadline ]; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "moto exited while starting; log tail:" >&2
-      tail -n 40 "$dir/moto.log" >&2
-      rm -f "$dir/moto.pid"
-      exit 1
-    fi
-    if curl -fsS -o /dev/null "http://127.0.0.1:$port/moto-api/" 2>/dev/null; then
-      echo "moto ready on http://127.0.0.1:$port (pid $pid)"
-      return 0
-    fi
-    sleep 0.5
-  done
-  echo "moto was not ready after ${WAIT_SECONDS}s; log tail:" >&2
-  tail -n 40 "$dir/moto.log" >&2
-  stop "$dir"
-  exit 1
+  echo "$!" >"$dir/moto.pid"
+  daemon_wait moto "$dir" "$WAIT_SECONDS" moto moto_ready "$port"
+  echo "moto ready on http://127.0.0.1:$port (pid $(cat "$dir/moto.pid"))"
 }
 
 stop() {
-  local dir="$1" pid
-  [ -f "$dir/moto.pid" ] || return 0
-  pid=$(cat "$dir/moto.pid")
-  if kill "$pid" 2>/dev/null; then
-    for _ in $(seq 1 20); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 0.5
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$dir/moto.pid"
+  daemon_stop moto "$1" 10
 }
 
-case "${1:-}" in
-  start)
-    [ $# -eq 3 ] || usage
-    start "$2" "$3"
-    ;;
-  stop)
-    [ $# -eq 2 ] || usage
-    stop "$2"
-    ;;
-  *) usage ;;
-esac
+daemon_main "$@"

@@ -13,6 +13,8 @@ ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 SRC="$ROOT/tests/opensearch-node"
 CACHE="${HEARTH_CACHE_DIR:-$HOME/.cache/hearth}/opensearch-node"
 WAIT_SECONDS=120
+# shellcheck source=lib/daemon.sh
+. "$ROOT/scripts/lib/daemon.sh"
 
 usage() {
   echo "usage: $0 start PORT DIR | stop DIR" >&2
@@ -38,16 +40,16 @@ build() {
   echo "$out/target/classes:$out/target/lib/*"
 }
 
-running() {
-  local pidfile="$1/opensearch.pid"
-  [ -f "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+node_ready() {
+  curl -fsS "http://127.0.0.1:$1/_cluster/health?wait_for_status=yellow&timeout=5s" 2>/dev/null |
+    grep -q '"timed_out":false'
 }
 
 start() {
-  local port="$1" dir="$2" classpath pid url deadline
+  local port="$1" dir="$2" classpath
   mkdir -p "$dir"
   dir="$(cd "$dir" && pwd)"
-  if running "$dir"; then
+  if daemon_running opensearch "$dir"; then
     echo "an OpenSearch node started with $dir is already running (pid $(cat "$dir/opensearch.pid"))" >&2
     exit 1
   fi
@@ -56,53 +58,13 @@ start() {
     -Dopensearch.set.netty.runtime.available.processors=false \
     -cp "$classpath" hearth.opensearchnode.TestNode "$port" "$dir/home" \
     >"$dir/opensearch.log" 2>&1 </dev/null &
-  pid=$!
-  echo "$pid" >"$dir/opensearch.pid"
-  url="http://127.0.0.1:$port/_cluster/health?wait_for_status=yellow&timeout=5s"
-  deadline=$((SECONDS + WAIT_SECONDS))
-  while [ $SECONDS -lt $deadline ]; do
-    if ! kill -0 "$pid" 2>/dev/null; then
-      echo "the OpenSearch node exited while starting; log tail:" >&2
-      tail -n 40 "$dir/opensearch.log" >&2
-      rm -f "$dir/opensearch.pid"
-      exit 1
-    fi
-    if curl -fsS "$url" 2>/dev/null | grep -q '"timed_out":false'; then
-      echo "OpenSearch 2.19.6 ready on http://127.0.0.1:$port (pid $pid)"
-      return 0
-    fi
-    sleep 1
-  done
-  echo "the OpenSearch node was not ready after ${WAIT_SECONDS}s; log tail:" >&2
-  tail -n 40 "$dir/opensearch.log" >&2
-  stop "$dir"
-  exit 1
+  echo "$!" >"$dir/opensearch.pid"
+  daemon_wait opensearch "$dir" "$WAIT_SECONDS" "the OpenSearch node" node_ready "$port"
+  echo "OpenSearch 2.19.6 ready on http://127.0.0.1:$port (pid $(cat "$dir/opensearch.pid"))"
 }
 
 stop() {
-  local dir="$1" pid
-  [ -f "$dir/opensearch.pid" ] || return 0
-  pid=$(cat "$dir/opensearch.pid")
-  if kill "$pid" 2>/dev/null; then
-    for _ in $(seq 1 30); do
-      kill -0 "$pid" 2>/dev/null || break
-      sleep 1
-    done
-    if kill -0 "$pid" 2>/dev/null; then
-      kill -9 "$pid" 2>/dev/null || true
-    fi
-  fi
-  rm -f "$dir/opensearch.pid"
+  daemon_stop opensearch "$1" 15
 }
 
-case "${1:-}" in
-  start)
-    [ $# -eq 3 ] || usage
-    start "$2" "$3"
-    ;;
-  stop)
-    [ $# -eq 2 ] || usage
-    stop "$2"
-    ;;
-  *) usage ;;
-esac
+daemon_main "$@"
