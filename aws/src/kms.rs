@@ -9,6 +9,7 @@
 //! (emulators do not enforce key states).
 
 use std::collections::HashMap;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use aws_sdk_kms::primitives::Blob;
@@ -33,6 +34,16 @@ const UNUSABLE_KEY_CODES: &[&str] = &[
     "InvalidCiphertextException",
 ];
 
+/// Answers while a new key's alias or tags are not yet part of KMS authorization.
+const PROPAGATION_CODES: &[&str] = &["AccessDeniedException", "NotFoundException"];
+
+/// Default of `KmsKeyService::with_ready_timeout`: AWS documents "up to five minutes" for
+/// alias and tag changes; a few minutes covers what is seen in practice.
+const READY_TIMEOUT: Duration = Duration::from_secs(180);
+
+/// Longest pause between two readiness attempts.
+const MAX_READY_PAUSE: Duration = Duration::from_secs(10);
+
 /// The encryption-context key naming the tenant (the deployment's IAM policy requires it).
 const CONTEXT_KEY: &str = "hearth:tenant";
 
@@ -51,6 +62,8 @@ pub struct KmsKeyService {
     alias_prefix: String,
     /// The deployment's name, tagged on each key (`hearth:environment`) for IAM conditions.
     environment: String,
+    /// How long `provision` waits for a new key's alias and tags to reach KMS authorization.
+    ready_timeout: Duration,
 }
 
 impl KmsKeyService {
@@ -59,6 +72,44 @@ impl KmsKeyService {
             client: clients.kms.clone(),
             alias_prefix: config.key_alias_prefix.clone(),
             environment: config.prefix.clone(),
+            ready_timeout: READY_TIMEOUT,
+        }
+    }
+
+    /// Sets how long `provision` retries the tenant's first data key (default 3 minutes).
+    pub fn with_ready_timeout(mut self, timeout: Duration) -> KmsKeyService {
+        self.ready_timeout = timeout;
+        self
+    }
+
+    /// Generates data keys until one succeeds: KMS applies a new alias and new tags to
+    /// authorization (the deployment's IAM conditions on `hearth:environment`) after a delay,
+    /// so a tenant is ready only once its first `GenerateDataKey` works. Retries the answers
+    /// of that delay (access denied, alias not found) with exponential backoff.
+    async fn await_usable(&self, tenant: &TenantId) -> Result<(), StoreError> {
+        let deadline = Instant::now() + self.ready_timeout;
+        let mut pause = Duration::from_millis(200);
+        loop {
+            let attempt = self
+                .client
+                .generate_data_key()
+                .key_id(self.alias(tenant))
+                .key_spec(DataKeySpec::Aes256)
+                .set_encryption_context(Some(Self::context(tenant)))
+                .send()
+                .await;
+            match attempt {
+                Ok(_) => return Ok(()),
+                Err(e)
+                    if error_code(&e).is_some_and(|code| PROPAGATION_CODES.contains(&code))
+                        && Instant::now() + pause < deadline =>
+                {
+                    tracing::info!(%tenant, code = error_code(&e), "tenant key not usable yet, retrying");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(MAX_READY_PAUSE);
+                }
+                Err(e) => return Err(sdk_error("use the new tenant key", e)),
+            }
         }
     }
 
@@ -141,7 +192,9 @@ fn take_key(context: &str, mut bytes: Vec<u8>) -> Result<Zeroizing<[u8; 32]>, St
 impl KeyService for KmsKeyService {
     async fn provision(&self, tenant: &TenantId) -> Result<(), StoreError> {
         match self.describe(tenant).await? {
-            Some(key) if key.key_state != Some(KeyState::PendingDeletion) => return Ok(()),
+            Some(key) if key.key_state != Some(KeyState::PendingDeletion) => {
+                return self.await_usable(tenant).await;
+            }
             // A destroy that stopped before removing the alias: the tenant gets a new key.
             Some(_) => self.delete_alias(tenant).await?,
             None => {}
@@ -167,13 +220,14 @@ impl KeyService for KmsKeyService {
             .send()
             .await
         {
-            Ok(_) => Ok(()),
+            Ok(_) => {}
             Err(e) if error_code(&e) == Some("AlreadyExistsException") => {
                 // A concurrent provision won; ours is not needed.
-                self.schedule_deletion(&key_id).await
+                self.schedule_deletion(&key_id).await?;
             }
-            Err(e) => Err(sdk_error("create tenant key alias", e)),
+            Err(e) => return Err(sdk_error("create tenant key alias", e)),
         }
+        self.await_usable(tenant).await
     }
 
     async fn generate(&self, tenant: &TenantId) -> Result<DataKey, StoreError> {

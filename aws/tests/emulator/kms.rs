@@ -5,6 +5,7 @@
 use crate::common;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use aws_sdk_kms::types::KeyState;
 use common::scripted;
@@ -81,6 +82,31 @@ const THROTTLED: scripted::Answer = scripted::Answer {
     body: r#"{"__type":"ThrottlingException","message":"slow down"}"#,
 };
 
+const DESCRIBED: scripted::Answer = scripted::Answer {
+    status: 200,
+    error_type: None,
+    body: r#"{"KeyMetadata":{"KeyId":"k-1","KeyState":"Enabled"}}"#,
+};
+
+/// A data key: 32 bytes of plaintext and a wrapped form (base64).
+const GENERATED: scripted::Answer = scripted::Answer {
+    status: 200,
+    error_type: None,
+    body: r#"{"KeyId":"k-1","Plaintext":"AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8=","CiphertextBlob":"d3JhcHBlZA=="}"#,
+};
+
+const DENIED: scripted::Answer = scripted::Answer {
+    status: 400,
+    error_type: Some("AccessDeniedException"),
+    body: r#"{"__type":"AccessDeniedException","message":"not authorized yet"}"#,
+};
+
+const NOT_FOUND: scripted::Answer = scripted::Answer {
+    status: 400,
+    error_type: Some("NotFoundException"),
+    body: r#"{"__type":"NotFoundException","message":"alias not found"}"#,
+};
+
 /// Runs `provision` against a scripted KMS endpoint; returns its result and the request count.
 async fn provision_against(answers: Vec<scripted::Answer>) -> (Result<(), StoreError>, usize) {
     let server = scripted::Scripted::start(answers).await;
@@ -96,14 +122,37 @@ async fn provision_against(answers: Vec<scripted::Answer>) -> (Result<(), StoreE
 
 #[tokio::test]
 async fn throttled_calls_are_retried() {
-    let described = scripted::Answer {
-        status: 200,
-        error_type: None,
-        body: r#"{"KeyMetadata":{"KeyId":"k-1","KeyState":"Enabled"}}"#,
-    };
-    let (result, requests) = provision_against(vec![THROTTLED, THROTTLED, described]).await;
+    let (result, requests) =
+        provision_against(vec![THROTTLED, THROTTLED, DESCRIBED, GENERATED]).await;
     result.expect("the third attempt succeeds");
-    assert_eq!(requests, 3);
+    assert_eq!(
+        requests, 4,
+        "describe three times, then the readiness check"
+    );
+}
+
+#[tokio::test]
+async fn provisioning_waits_until_the_key_is_usable() {
+    let (result, requests) =
+        provision_against(vec![DESCRIBED, DENIED, DENIED, NOT_FOUND, GENERATED]).await;
+    result.expect("usable after the alias and tags propagate");
+    assert_eq!(requests, 5);
+}
+
+#[tokio::test]
+async fn a_key_that_never_becomes_usable_fails_provisioning() {
+    let server = scripted::Scripted::start(vec![DESCRIBED, DENIED]).await;
+    let mut config = AwsConfig::with_prefix("retry");
+    config.endpoint_url = Some(server.url.clone());
+    let clients = AwsClients::connect(&config).await;
+    let tenant: TenantId = "acme".parse().unwrap();
+    let err = KmsKeyService::new(&clients, &config)
+        .with_ready_timeout(Duration::from_millis(700))
+        .provision(&tenant)
+        .await
+        .expect_err("never usable");
+    assert!(err.to_string().contains("use the new tenant key"), "{err}");
+    assert!(server.requests() >= 3, "retried before giving up");
 }
 
 #[tokio::test]

@@ -9,3 +9,4 @@ mod kms;
 mod resources;
 mod staged;
 mod tenant;
+mod throttling;
