@@ -38,16 +38,20 @@ impl AwsBackend {
         let clients = AwsClients::connect(config).await;
         let keys = Arc::new(KmsKeyService::new(&clients, config));
         let envelope = Arc::new(Envelope::new(keys.clone()));
-        let store = Arc::new(DynamoStore::new(
-            clients.dynamodb.clone(),
-            config.resources_table_name(),
-            envelope.clone(),
-            Some(index.clone()),
-            mode,
-        ));
+        let blobs = Arc::new(S3BlobStore::new(&clients, config));
+        let store = Arc::new(
+            DynamoStore::new(
+                clients.dynamodb.clone(),
+                config.resources_table_name(),
+                envelope.clone(),
+                Some(index.clone()),
+                mode,
+            )
+            .with_body_objects(blobs.clone()),
+        );
         AwsBackend {
             config: config.clone(),
-            blobs: Arc::new(S3BlobStore::new(&clients, config)),
+            blobs,
             jobs: Arc::new(DynamoJobStore::new(&clients, config)),
             queue: Arc::new(SqsJobQueue::new(&clients, config)),
             keys,

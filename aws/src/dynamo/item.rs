@@ -9,7 +9,7 @@ use hearth_store::{Method, ResourceKey, StoreError};
 use hearth_tenancy::TenantId;
 
 use super::table::{
-    BLOB, BODY, CHUNKS, HISTORY_KEY, ID, LAST_UPDATED, METHOD, RT, SUPERSEDED, VERSION,
+    BLOB, BODY, CHUNKS, HISTORY_KEY, ID, LAST_UPDATED, METHOD, OBJECT, RT, SUPERSEDED, VERSION,
 };
 
 pub(crate) type Item = HashMap<String, AttributeValue>;
@@ -20,6 +20,8 @@ pub(crate) enum SealedBody {
     Inline(Vec<u8>),
     /// In this many chunk items.
     Chunked(usize),
+    /// In this blob-store object.
+    Object(String),
     /// A delete version.
     Absent,
 }
@@ -113,6 +115,9 @@ pub(crate) fn row_of(item: &Item) -> Result<Row, StoreError> {
         .ok_or_else(|| corrupt(VERSION))?;
     let method = method_of(string(item, METHOD)?)?;
     let body = match (bytes(item, BODY)?, optional_number(item, CHUNKS)?) {
+        (None, None) if item.contains_key(OBJECT) => {
+            SealedBody::Object(string(item, OBJECT)?.to_owned())
+        }
         (Some(sealed), _) => SealedBody::Inline(sealed.to_vec()),
         (None, Some(chunks)) => {
             SealedBody::Chunked(usize::try_from(chunks).map_err(|_| corrupt(CHUNKS))?)

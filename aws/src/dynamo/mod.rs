@@ -42,6 +42,7 @@ mod cursor;
 mod history;
 mod index_codec;
 mod item;
+mod objects;
 mod plan;
 mod read;
 mod staged;
@@ -57,9 +58,9 @@ use aws_sdk_dynamodb::Client;
 use hearth_fhir::VersionId;
 use hearth_fhir::search::query::SearchQuery;
 use hearth_store::{
-    ChangesPage, ChangesQuery, Envelope, HistoryPage, HistoryQuery, HistoryScope, KeyIndex,
-    ResourceKey, ResourceStore, SearchIndex, SearchPage, Snapshot, StoreError, StoredVersion,
-    WriteOp, WriteOutcome, index_inline, search_via_keys,
+    BlobStore, ChangesPage, ChangesQuery, Envelope, HistoryPage, HistoryQuery, HistoryScope,
+    KeyIndex, ResourceKey, ResourceStore, SearchIndex, SearchPage, Snapshot, StoreError,
+    StoredVersion, WriteOp, WriteOutcome, index_inline, search_via_keys,
 };
 use hearth_tenancy::TenantId;
 
@@ -92,6 +93,9 @@ pub struct DynamoStore {
     writers: tokio::sync::Semaphore,
     /// How long a staged write's heartbeat may be silent before others abort it.
     lock_timeout: std::time::Duration,
+    /// Where bodies too large for chunk items go (the tenant's S3 prefix); without it such
+    /// resources are refused with the limit named.
+    bodies: Option<Arc<dyn BlobStore>>,
 }
 
 /// Writes one store sends to DynamoDB at once; more wait their turn.
@@ -116,7 +120,15 @@ impl DynamoStore {
             clock: Clock::default(),
             writers: tokio::sync::Semaphore::new(MAX_CONCURRENT_WRITES),
             lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            bodies: None,
         }
+    }
+
+    /// Keeps sealed bodies over 1 MB as objects of `bodies` (the tenant's S3 prefix) instead
+    /// of chunk items, so no resource is refused for DynamoDB's item and transaction sizes.
+    pub fn with_body_objects(mut self, bodies: Arc<dyn BlobStore>) -> DynamoStore {
+        self.bodies = Some(bodies);
+        self
     }
 }
 

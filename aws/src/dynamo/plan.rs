@@ -83,6 +83,8 @@ pub(crate) struct Plan {
     pub(crate) roles: Vec<Role>,
     pub(crate) bytes: usize,
     pub(crate) outcomes: Vec<WriteOutcome>,
+    /// The new versions, for removing the body objects of an attempt that does not commit.
+    pub(crate) steps: Vec<Step>,
 }
 
 pub(crate) fn build_err(e: impl std::fmt::Display) -> StoreError {
@@ -127,13 +129,35 @@ impl DynamoStore {
         heads: &[Option<Head>],
     ) -> Result<Plan, StoreError> {
         let (steps, outcomes) = self.seal_ops(tenant, ops, heads).await?;
+        match self.lay_out(tenant, ops, heads, &steps, outcomes) {
+            Ok(mut plan) => {
+                plan.steps = steps;
+                Ok(plan)
+            }
+            Err(e) => {
+                self.discard_body_objects(tenant, &steps).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// The transaction items of the sealed `steps`.
+    fn lay_out(
+        &self,
+        tenant: &TenantId,
+        ops: &[WriteOp],
+        heads: &[Option<Head>],
+        steps: &[Step],
+        outcomes: Vec<WriteOutcome>,
+    ) -> Result<Plan, StoreError> {
         let mut plan = Plan {
             items: Vec::new(),
             roles: Vec::new(),
             bytes: 0,
             outcomes,
+            steps: Vec::new(),
         };
-        for ((op, head), step) in ops.iter().zip(heads).zip(&steps) {
+        for ((op, head), step) in ops.iter().zip(heads).zip(steps) {
             let condition = Condition::of(head.as_ref());
             let new = match step {
                 Step::Write(new) => new,

@@ -167,6 +167,7 @@ impl DynamoStore {
             SealedBody::Chunked(n) => {
                 Some(self.chunked_body(tenant, &row.key, row.version, n).await?)
             }
+            SealedBody::Object(name) => Some(self.body_object(tenant, &name).await?),
             SealedBody::Absent => None,
         };
         let body = match sealed {

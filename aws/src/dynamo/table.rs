@@ -27,6 +27,8 @@ pub(crate) const METHOD: &str = "m";
 pub(crate) const BODY: &str = "b";
 /// The number of chunk items holding the sealed body, when it does not.
 pub(crate) const CHUNKS: &str = "n";
+/// The blob-store object holding the sealed body, when it is too large for chunk items.
+pub(crate) const OBJECT: &str = "o";
 /// The sealed index entries (current item only).
 pub(crate) const INDEX: &str = "x";
 pub(crate) const BLOB: &str = "blob";

@@ -18,8 +18,9 @@ use super::item::{Item, b, body_aad, index_aad, method_code, n, s};
 use super::plan::Head;
 use super::read::{instant, item_key};
 use super::table::{
-    BLOB, BODY, CHUNKS, CURRENT, HISTORY_KEY, ID, INDEX, LAST_UPDATED, METHOD, PK, RT, SK, TENANT,
-    TENANT_PART, TYPE_PART, VERSION, chunk_sk, history_key, pk, tenant_part, type_part, version_sk,
+    BLOB, BODY, CHUNKS, CURRENT, HISTORY_KEY, ID, INDEX, LAST_UPDATED, METHOD, OBJECT, PK, RT, SK,
+    TENANT, TENANT_PART, TYPE_PART, VERSION, chunk_sk, history_key, pk, tenant_part, type_part,
+    version_sk,
 };
 
 /// A sealed body up to this size is kept in the current and the version item; a larger one
@@ -37,8 +38,10 @@ pub(crate) struct NewVersion {
     pub(crate) at: Stamp,
     pub(crate) method: Method,
     pub(crate) blob: Option<String>,
-    /// The sealed body; `None` for a delete.
+    /// The sealed body; `None` for a delete or when it is in `object`.
     pub(crate) body: Option<Vec<u8>>,
+    /// The blob-store object holding the sealed body, when it is too large for items.
+    pub(crate) object: Option<String>,
     /// The sealed index entries; `None` for a delete.
     pub(crate) index: Option<Vec<u8>>,
     /// The version this one replaces, if any.
@@ -102,6 +105,10 @@ impl NewVersion {
             s(history_key(self.at.ms, self.at.seq, key, self.version)),
         );
         let mut chunks = Vec::new();
+        if let Some(object) = &self.object {
+            current.insert(OBJECT.into(), s(object.clone()));
+            version.insert(OBJECT.into(), s(object.clone()));
+        }
         if let Some(sealed) = &self.body {
             if sealed.len() <= INLINE_BODY {
                 current.insert(BODY.into(), b(sealed.clone()));
@@ -135,7 +142,9 @@ impl NewVersion {
 impl NewVersion {
     /// The transaction items and (roughly) bytes its items take, without laying them out.
     pub(crate) fn footprint(&self) -> (usize, usize) {
-        let body = self.body.as_ref().map_or(0, Vec::len);
+        // A body in an object takes only its name.
+        let body = self.body.as_ref().map_or(0, Vec::len)
+            + self.object.as_ref().map_or(0, |name| 2 * name.len());
         let index = self.index.as_ref().map_or(0, Vec::len);
         let (chunks, body_bytes) = if body <= INLINE_BODY {
             (0, 2 * body)
@@ -204,13 +213,20 @@ impl DynamoStore {
                 }
                 WriteKind::Delete => (Method::Delete, None, None, None),
             };
-            let body = match &plain {
+            let mut body = match &plain {
                 Some(plain) => {
                     let aad = body_aad(tenant, &op.key, version);
                     Some(self.envelope.seal(tenant, &aad, plain).await?)
                 }
                 None => None,
             };
+            let mut object = None;
+            if let Some(sealed) = body.take_if(|sealed| self.body_goes_to_object(sealed.len())) {
+                object = Some(
+                    self.put_body_object(tenant, &op.key, version, sealed)
+                        .await?,
+                );
+            }
             let index = match &index {
                 Some(index) => {
                     let aad = index_aad(tenant, &op.key, version);
@@ -234,6 +250,7 @@ impl DynamoStore {
                 method,
                 blob: blob.clone(),
                 body,
+                object,
                 index,
                 previous: head.map(|h| h.version),
             }));

@@ -137,11 +137,19 @@ impl DynamoStore {
             let plan = self.plan(tenant, ops, &heads).await?;
             if plan.items.len() > MAX_ITEMS || plan.bytes > MAX_BYTES {
                 drop(permit);
+                self.discard_body_objects(tenant, &plan.steps).await;
                 return self.write_staged(tenant, ops).await;
             }
-            match self.commit(plan.items, &plan.roles).await? {
-                Commit::Done => return Ok(plan.outcomes),
-                Commit::Lost => continue,
+            match self.commit(plan.items, &plan.roles).await {
+                Ok(Commit::Done) => return Ok(plan.outcomes),
+                Ok(Commit::Lost) => self.discard_body_objects(tenant, &plan.steps).await,
+                Err(e) => {
+                    // Not knowing whether the transaction applied, the objects stay.
+                    if !e.is_retryable() {
+                        self.discard_body_objects(tenant, &plan.steps).await;
+                    }
+                    return Err(e);
+                }
             }
         }
         Err(StoreError::Busy(

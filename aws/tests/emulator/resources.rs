@@ -1,17 +1,19 @@
 //! The DynamoDB `ResourceStore` against the emulator: the conformance suite (no search),
-//! large bodies, the write limits, and that stored bodies are sealed.
+//! large bodies (chunk items, and objects beyond one transaction), the write limits, and that
+//! stored bodies are sealed.
 //!
 //! Runs when `HEARTH_TEST_EMULATORS=1`, against the DynamoDB endpoint in
 //! `HEARTH_TEST_AWS_ENDPOINT`; each test makes its own table.
 
 use std::collections::HashSet;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
+use hearth_aws::S3BlobStore;
 use hearth_aws::dynamo::{DynamoStore, IndexMode, MAX_STAGED_OPS, create_table};
 use hearth_fhir::VersionId;
 use hearth_store::embedded::LocalKeyService;
@@ -97,6 +99,15 @@ impl Drop for Fixture {
     }
 }
 
+/// Envelope encryption with local tenant keys in `keys`, provisioned on first use.
+fn envelope_in(keys: &Path) -> Arc<Envelope> {
+    let service = LocalKeyService::open(keys).expect("key folder");
+    Arc::new(Envelope::new(Arc::new(ProvisionOnUse {
+        keys: service,
+        provisioned: tokio::sync::Mutex::new(HashSet::new()),
+    })))
+}
+
 async fn fixture(endpoint: &str) -> Fixture {
     fixture_with(endpoint, None, IndexMode::Stream).await
 }
@@ -114,16 +125,10 @@ async fn fixture_with(
         .await
         .expect("create_table is idempotent");
     let keys = std::env::temp_dir().join(format!("hearth-dynamo-keys-{unique}"));
-    let service = LocalKeyService::open(&keys).expect("key folder");
-    let keys_service = ProvisionOnUse {
-        keys: service,
-        provisioned: tokio::sync::Mutex::new(HashSet::new()),
-    };
-    let envelope = Arc::new(Envelope::new(Arc::new(keys_service)));
     let store = Arc::new(DynamoStore::new(
         client.clone(),
         table.clone(),
-        envelope,
+        envelope_in(&keys),
         index,
         mode,
     ));
@@ -393,4 +398,103 @@ async fn conforms_with_opensearch_search() {
     .expect("OpenSearch index");
     let f = fixture_with(&endpoint, Some(Arc::new(index)), IndexMode::Inline).await;
     hearth_store::conformance::resource_search_suite(f.store.as_ref()).await;
+}
+
+/// With a blob store for bodies, a resource larger than one transaction holds is stored: its
+/// sealed body goes to an object under the tenant's prefix, the items hold only its name, and
+/// every read path (read, vread, history) opens it.
+#[tokio::test]
+async fn bodies_over_one_transaction_go_to_objects() {
+    let Some(config) = crate::common::emulator_config("bodies_over_one_transaction_go_to_objects")
+    else {
+        return;
+    };
+    let clients = crate::common::provisioned(&config).await;
+    let blobs = Arc::new(S3BlobStore::new(&clients, &config));
+    let f = fixture(config.endpoint_url.as_deref().expect("endpoint")).await;
+    let store = Arc::new(
+        DynamoStore::new(
+            f.client.clone(),
+            f.table.clone(),
+            envelope_in(&f.keys),
+            None,
+            IndexMode::Stream,
+        )
+        .with_body_objects(blobs),
+    );
+    let t = tenant();
+    let marker = "Qz-large-body-marker";
+    let huge = format!("{marker}{}", "y".repeat(6_000_000));
+    let k = key("Binary", "huge");
+    let binary = |data: &str| {
+        put(
+            &k,
+            json!({"resourceType": "Binary", "contentType": "text/plain", "data": data}),
+        )
+    };
+    // In a write with a small resource, and then as a second version.
+    let small = put(&key("Patient", "small"), json!({"resourceType": "Patient"}));
+    store.write(&t, vec![small, binary(&huge)]).await.unwrap();
+    store.write(&t, vec![binary(&huge[1..])]).await.unwrap();
+    let read = store.read(&t, &k).await.unwrap().expect("read back");
+    assert_eq!(json_of(&read.body)["data"].as_str(), Some(&huge[1..]));
+    let first = store.vread(&t, &k, VersionId::FIRST).await.unwrap();
+    assert_eq!(
+        json_of(&first.expect("version 1").body)["data"].as_str(),
+        Some(huge.as_str())
+    );
+    let history = store
+        .history(
+            &t,
+            &HistoryScope::Instance(k.clone()),
+            &HistoryQuery {
+                since: None,
+                at: None,
+                count: 10,
+                cursor: None,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(history.entries.len(), 2);
+
+    // The items are small; the objects are sealed and under the tenant's prefix.
+    let items = f
+        .client
+        .query()
+        .table_name(&f.table)
+        .key_condition_expression("pk = :pk")
+        .expression_attribute_values(":pk", AttributeValue::S(format!("{t}#Binary#huge")))
+        .send()
+        .await
+        .expect("query the resource's items");
+    for item in items.items() {
+        let size: usize = item.values().map(|v| format!("{v:?}").len()).sum();
+        assert!(size < 50_000, "an item of {size} bytes");
+    }
+    let objects = clients
+        .s3
+        .list_objects_v2()
+        .bucket(config.bucket_name())
+        .prefix(format!("tenants/{t}/bodies/Binary/huge/"))
+        .send()
+        .await
+        .expect("list body objects");
+    assert_eq!(objects.contents().len(), 2, "one object per version");
+    for object in objects.contents() {
+        let got = clients
+            .s3
+            .get_object()
+            .bucket(config.bucket_name())
+            .key(object.key().expect("key"))
+            .send()
+            .await
+            .expect("get object");
+        let bytes = got.body.collect().await.expect("object body").into_bytes();
+        assert!(bytes.len() > 6_000_000);
+        assert!(
+            !bytes.windows(marker.len()).any(|w| w == marker.as_bytes()),
+            "the object is sealed"
+        );
+    }
 }

@@ -16,19 +16,6 @@ use serde_json::Value;
 
 const KNOWN_INVALID: &str = include_str!("../../../fhir/tests/known-invalid-examples.txt");
 
-/// Examples larger than the DynamoDB backend stores today: one resource's sealed body must fit
-/// one DynamoDB transaction (about 3.9 MB; moving larger bodies to S3 is not built yet). On
-/// that backend they must be refused with a 400 that names the limit; elsewhere they pass.
-const OVER_THE_DYNAMODB_LIMIT: &[&str] = &[
-    "Bundle-dataelements.json",
-    "Bundle-profiles-others.json",
-    "Bundle-resources.json",
-    "Bundle-v2-valuesets.json",
-    "Bundle-v3-valuesets.json",
-    "Bundle-valueset-expansions.json",
-    "Bundle-valuesets.json",
-];
-
 fn known_invalid() -> BTreeSet<&'static str> {
     KNOWN_INVALID
         .lines()
@@ -80,7 +67,6 @@ async fn spec_examples_round_trip_over_http() {
     };
     let server = TestServer::with_limits(limits).await;
     let known = known_invalid();
-    let aws = hearth_tests::backend::aws_selected();
     let mut files: Vec<PathBuf> = std::fs::read_dir(PathBuf::from(dir))
         .expect("read the package dir")
         .filter_map(|e| e.ok().map(|e| e.path()))
@@ -142,15 +128,6 @@ async fn spec_examples_round_trip_over_http() {
                         400 | 422 => Ok(true),
                         s => Err(format!(
                             "{name}: known invalid, but the server answered {s}"
-                        )),
-                    };
-                }
-                if aws && OVER_THE_DYNAMODB_LIMIT.contains(&name.as_str()) {
-                    let text = String::from_utf8_lossy(&reply.bytes);
-                    return match reply.status {
-                        400 if text.contains("DynamoDB backend") => Ok(true),
-                        s => Err(format!(
-                            "{name}: expected the DynamoDB size limit, got {s} {text}"
                         )),
                     };
                 }

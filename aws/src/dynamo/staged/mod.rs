@@ -249,11 +249,11 @@ impl DynamoStore {
             check(op, head.as_ref())?;
         }
         let (steps, outcomes) = self.seal_ops(tenant, ops, &heads).await?;
-        let mut staged = Vec::with_capacity(ops.len());
-        for (n, ((op, head), step)) in ops.iter().zip(&heads).zip(steps).enumerate() {
-            if let Step::Write(new) = &step {
+        for (op, step) in ops.iter().zip(&steps) {
+            if let Step::Write(new) = step {
                 let (items, bytes) = new.footprint();
                 if items > MAX_ITEMS || bytes > MAX_BYTES {
+                    self.discard_body_objects(tenant, &steps).await;
                     return Err(StoreError::Invalid(format!(
                         "{}/{} takes about {} KB; the DynamoDB backend holds at most 3.9 MB per resource",
                         op.key.rt,
@@ -262,6 +262,9 @@ impl DynamoStore {
                     )));
                 }
             }
+        }
+        let mut staged = Vec::with_capacity(ops.len());
+        for (n, ((op, head), step)) in ops.iter().zip(&heads).zip(steps).enumerate() {
             staged.push(StagedOp {
                 n,
                 key: op.key.clone(),

@@ -16,7 +16,9 @@ use super::super::DynamoStore;
 use super::super::clock::Stamp;
 use super::super::item::{Item, b, bytes, method_code, n, number, s, string};
 use super::super::read::item_key;
-use super::super::table::{BLOB, BODY, ID, INDEX, LAST_UPDATED, METHOD, PK, RT, SK, VERSION};
+use super::super::table::{
+    BLOB, BODY, ID, INDEX, LAST_UPDATED, METHOD, OBJECT, PK, RT, SK, VERSION,
+};
 use super::super::version::{CHUNK_BYTES, NewVersion, Step};
 use super::CONCURRENCY;
 use crate::error::sdk_error;
@@ -89,6 +91,9 @@ fn encode(pk: &str, op: &StagedOp) -> Vec<Item> {
     let index_len = new.index.as_ref().map_or(0, Vec::len);
     if let Some(index) = &new.index {
         item.insert(INDEX.into(), b(index.clone()));
+    }
+    if let Some(object) = &new.object {
+        item.insert(OBJECT.into(), s(object.clone()));
     }
     let mut items = Vec::new();
     match &new.body {
@@ -176,6 +181,10 @@ fn decode(item: &Item, pieces: &[Item]) -> Result<StagedOp, StoreError> {
                 .map(|_| string(item, BLOB).map(str::to_owned))
                 .transpose()?,
             body,
+            object: item
+                .get(OBJECT)
+                .map(|_| string(item, OBJECT).map(str::to_owned))
+                .transpose()?,
             index: bytes(item, INDEX)?.map(<[u8]>::to_vec),
             previous,
         }),
@@ -370,6 +379,7 @@ mod tests {
             method: Method::Put,
             blob: Some("blob-1".into()),
             body: Some(vec![7; body]),
+            object: None,
             index: Some(vec![1, 2, 3]),
             previous: VersionId::new(2),
         };
