@@ -81,6 +81,9 @@ HEARTH_BACKEND=aws HEARTH_PROVISION=true HEARTH_INDEXING=inline \
   HEARTH_OPENSEARCH_URL="$HEARTH_TEST_OPENSEARCH_URL" HEARTH_OPENSEARCH_PREFIX="hearth-export$$-" \
   EXPORT_ONLY_SMART_FETCH=1 EXPORT_SELFTEST=0 tests/export/run.sh "$HEARTH_BIN"
 
+step "authentication end to end: /auth/token with PyJWT assertions (inline JWKS, https jwks_uri), Cognito on moto"
+tests/auth/run.sh "$HEARTH_BIN"
+
 step "infrastructure templates (cfn-lint) and Dockerfile (hadolint)"
 scripts/check-infra.sh
 

@@ -41,6 +41,7 @@ impl Ctx {
         principal.check_tenant(&id)?;
         let mut ctx = Ctx::open(state, tenant, headers)?;
         ctx.caller = Some(principal);
+        crate::audit::note_tenant(&ctx.tenant);
         Ok(ctx)
     }
 

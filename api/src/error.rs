@@ -258,6 +258,12 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let body = serde_json::to_vec(&self.outcome()).unwrap_or_default();
         let mut response = (self.status, body).into_response();
+        if let Some(issue) = self.issues.first() {
+            // For the request's audit record, without re-reading the body.
+            response
+                .extensions_mut()
+                .insert(crate::audit::IssueCodeExt(issue.code.as_str()));
+        }
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));

@@ -6,6 +6,7 @@
 //! domain errors become status codes and OperationOutcomes.
 
 mod admin;
+mod audit;
 mod auth;
 mod body;
 mod capability;
@@ -20,6 +21,7 @@ mod rest;
 mod routes;
 mod state;
 
+pub use audit::{AuditEvents, AuditEventsConfig};
 pub use auth::{Auth, AuthSetup};
 pub use error::ApiError;
 pub use routes::app;

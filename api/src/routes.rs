@@ -13,14 +13,14 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::normalize_path::NormalizePath;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::DefaultOnFailure;
 use tower_http::trace::TraceLayer;
-use tower_http::trace::{DefaultOnFailure, DefaultOnResponse};
 
 use crate::context::Ctx;
 use crate::error::ApiError;
 use crate::rest::{self, render_json};
 use crate::state::AppState;
-use crate::{admin, auth, health, rate_limit};
+use crate::{admin, audit, auth, health, rate_limit};
 
 /// The whole service, ready to serve or to call with `oneshot` in tests. A trailing slash is
 /// ignored (`POST /tenant/default/` is the base), as FHIR clients send both forms.
@@ -172,10 +172,16 @@ fn routes(state: AppState) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(300),
         ))
+        // Inside the request's span and outside the timeout and panic layers, so it sees
+        // every answer; its record replaces the usual "finished processing request" event.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            audit::layer,
+        ))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(request_span)
-                .on_response(DefaultOnResponse::new().level(tracing::Level::INFO))
+                .on_response(())
                 .on_failure(DefaultOnFailure::new().level(tracing::Level::WARN)),
         )
         .layer(PropagateRequestIdLayer::x_request_id())
@@ -183,9 +189,9 @@ fn routes(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The span of a request, which is also its audit record: every request ends with one INFO
-/// event in it (status, latency) carrying who (`subject`, `client_id`, recorded once the token
-/// is verified), the tenant, the interaction (method and path) and the source address.
+/// The span of a request: who (`subject`, `client_id`, recorded once the token is verified),
+/// the tenant, method and path, request id and source address. Every request ends with one
+/// INFO audit event in it (`hearth::audit`, see [`audit::layer`]).
 fn request_span(request: &Request<axum::body::Body>) -> tracing::Span {
     let request_id = request
         .headers()

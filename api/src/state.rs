@@ -10,6 +10,7 @@ use hearth_store::{BlobStore, Partitions, ResourceStore, TenantPartitions};
 use hearth_tenancy::{TenantId, TenantRegistry};
 use hearth_workers::export::ExportService;
 
+use crate::audit::AuditEvents;
 use crate::auth::Auth;
 
 /// Explicit limits on what a request may ask; each is documented in the README.
@@ -75,6 +76,9 @@ pub struct AppState {
     /// stores): provisioned when the admin API creates a tenant, destroyed before it deletes
     /// one. By default nothing: the registry folder holds every embedded partition.
     pub partitions: Arc<dyn TenantPartitions>,
+    /// Stores every tenant request's audit record as an AuditEvent too (`[audit]
+    /// store_events`); without it the records are only logged.
+    pub audit_events: Option<Arc<AuditEvents>>,
 }
 
 impl AppState {
@@ -102,6 +106,7 @@ impl AppState {
             export: None,
             url_signer: None,
             partitions: Arc::new(Partitions::default()),
+            audit_events: None,
         }
     }
 }
@@ -116,6 +121,12 @@ impl AppState {
     /// Offers export files as signed URLs, valid until their export expires.
     pub fn with_signed_export_urls(mut self, signer: Arc<hearth_auth::UrlSigner>) -> AppState {
         self.url_signer = Some(signer);
+        self
+    }
+
+    /// Also stores audit records as AuditEvents in their tenants with `events`.
+    pub fn with_audit_events(mut self, events: Arc<AuditEvents>) -> AppState {
+        self.audit_events = Some(events);
         self
     }
 

@@ -21,6 +21,33 @@ use jsonwebtoken::{Algorithm, DecodingKey};
 #[async_trait]
 pub trait JwksSource: Send + Sync {
     async fn fetch(&self, uri: &str) -> Result<JwkSet, JwksFetchError>;
+
+    /// [`JwksSource::fetch`] with how long the document may be cached, as its server declared
+    /// it (HTTP `Cache-Control: max-age`; `Some(0)` for `no-store`/`no-cache`). The default
+    /// declares nothing, and [`JwksCache`] keeps the document for its default age.
+    async fn fetch_with_max_age(&self, uri: &str) -> Result<FetchedJwks, JwksFetchError> {
+        Ok(FetchedJwks {
+            keys: self.fetch(uri).await?,
+            max_age_secs: None,
+        })
+    }
+
+    /// OpenID Connect discovery: the `jwks_uri` of `issuer`, read from
+    /// `{issuer}/.well-known/openid-configuration` (whose `issuer` must be `issuer`). The
+    /// default refuses: sources that do no network I/O cannot discover.
+    async fn discover_jwks_uri(&self, issuer: &str) -> Result<String, JwksFetchError> {
+        Err(JwksFetchError(format!(
+            "OpenID Connect discovery is not configured ({issuer})"
+        )))
+    }
+}
+
+/// A fetched JWKS document and the freshness its server declared.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FetchedJwks {
+    pub keys: JwkSet,
+    /// `Cache-Control: max-age` in seconds; `None` when the server said nothing.
+    pub max_age_secs: Option<u64>,
 }
 
 /// Why a JWKS document could not be had.
@@ -43,14 +70,17 @@ impl JwksSource for NoJwksSource {
 
 /// A cache of JWKS documents by URI in front of a [`JwksSource`].
 ///
-/// A document is fetched on first use, again when older than `max_age_secs` (so removed keys
-/// stop working), and again when a token names a `kid` it lacks — but not more often than
+/// A document is fetched on first use, again when older than the `max-age` its server declared
+/// (capped at a day; an hour when it declared none; so removed keys stop working), and again when a token names a `kid` it lacks — but not more often than
 /// every `min_refetch_secs`, so tokens with made-up `kid`s cannot make us hammer the
 /// provider. When a refetch fails, the keys already held keep working.
 pub struct JwksCache {
     source: Arc<dyn JwksSource>,
     entries: Mutex<HashMap<String, Entry>>,
-    max_age_secs: i64,
+    /// Age of a document whose server declared none.
+    default_max_age_secs: i64,
+    /// Longest age honoured from a server's `max-age`.
+    max_max_age_secs: i64,
     min_refetch_secs: i64,
 }
 
@@ -59,6 +89,8 @@ struct Entry {
     /// The last document fetched, if any fetch succeeded.
     keys: Option<Arc<JwkSet>>,
     fetched_at: i64,
+    /// How long `keys` stay fresh.
+    max_age_secs: i64,
     /// Last fetch attempt, successful or not: no new attempt within `min_refetch_secs`.
     attempted_at: i64,
     last_error: Option<JwksFetchError>,
@@ -69,7 +101,8 @@ impl JwksCache {
         JwksCache {
             source,
             entries: Mutex::new(HashMap::new()),
-            max_age_secs: 3600,
+            default_max_age_secs: 3600,
+            max_max_age_secs: 24 * 3600,
             min_refetch_secs: 30,
         }
     }
@@ -86,7 +119,7 @@ impl JwksCache {
         let cached = self.entry(uri);
         if let Some(entry) = &cached {
             let found = entry.keys.as_ref().and_then(|keys| select(keys, kid));
-            let fresh = entry.keys.is_some() && now - entry.fetched_at < self.max_age_secs;
+            let fresh = entry.keys.is_some() && now - entry.fetched_at < entry.max_age_secs;
             if fresh && found.is_some() {
                 return Ok(found);
             }
@@ -98,14 +131,19 @@ impl JwksCache {
                 };
             }
         }
-        let fetched = self.source.fetch(uri).await;
+        let fetched = self.source.fetch_with_max_age(uri).await;
         let mut entries = self.lock();
         match fetched {
-            Ok(keys) => {
+            Ok(FetchedJwks { keys, max_age_secs }) => {
                 let found = select(&keys, kid);
+                let max_age_secs = max_age_secs.map_or(self.default_max_age_secs, |age| {
+                    i64::try_from(age)
+                        .map_or(self.max_max_age_secs, |a| a.min(self.max_max_age_secs))
+                });
                 let entry = Entry {
                     keys: Some(Arc::new(keys)),
                     fetched_at: now,
+                    max_age_secs,
                     attempted_at: now,
                     last_error: None,
                 };
@@ -116,6 +154,7 @@ impl JwksCache {
                 let entry = entries.entry(uri.to_owned()).or_insert(Entry {
                     keys: None,
                     fetched_at: now,
+                    max_age_secs: 0,
                     attempted_at: now,
                     last_error: None,
                 });
@@ -268,6 +307,52 @@ mod tests {
         assert_eq!(calls(), 6);
         assert!(down(5030).is_err());
         assert_eq!(calls(), 7);
+    }
+
+    /// Serves one key set with a declared `max-age`.
+    struct Declaring {
+        keys: JwkSet,
+        max_age: Option<u64>,
+        calls: AtomicUsize,
+    }
+
+    #[async_trait]
+    impl JwksSource for Declaring {
+        async fn fetch(&self, _uri: &str) -> Result<JwkSet, JwksFetchError> {
+            unreachable!("the cache asks for the max-age too")
+        }
+        async fn fetch_with_max_age(&self, _uri: &str) -> Result<FetchedJwks, JwksFetchError> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            Ok(FetchedJwks {
+                keys: self.keys.clone(),
+                max_age_secs: self.max_age,
+            })
+        }
+    }
+
+    #[test]
+    fn honours_the_declared_max_age() {
+        let signer = LocalSigner::generate().unwrap();
+        // (declared max-age, last second still cached, first second refetched)
+        for (max_age, cached_until, refetched_at) in [
+            (Some(120), 119, 120),
+            (Some(0), 29, 30), // no-store: refetched, but not more than every 30 s
+            (None, 3599, 3600),
+            (Some(10 * 24 * 3600), 24 * 3600 - 1, 24 * 3600),
+        ] {
+            let source = Arc::new(Declaring {
+                keys: signer.jwks(),
+                max_age,
+                calls: AtomicUsize::new(0),
+            });
+            let cache = JwksCache::new(source.clone());
+            let find = |now| futures::executor::block_on(cache.find("u", Some(signer.kid()), now));
+            assert!(find(0).unwrap().is_some());
+            assert!(find(cached_until).unwrap().is_some());
+            assert_eq!(source.calls.load(Ordering::SeqCst), 1, "{max_age:?}");
+            assert!(find(refetched_at).unwrap().is_some());
+            assert_eq!(source.calls.load(Ordering::SeqCst), 2, "{max_age:?}");
+        }
     }
 
     #[test]

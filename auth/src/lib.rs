@@ -26,8 +26,10 @@
 //! enables `rust_crypto` only. Enabling `aws_lc_rs` as well anywhere in the workspace makes
 //! it panic at first use.
 
+mod admin_key;
 mod backend;
 mod claims;
+mod discovery;
 mod error;
 mod jwks;
 mod key_file;
@@ -41,6 +43,7 @@ mod test_keys;
 mod url_signer;
 mod validator;
 
+pub use admin_key::AdminKey;
 pub use backend::{
     ASSERTION_ALGORITHMS, ClientKeys, ClientRegistry, InMemoryClientRegistry, JWT_BEARER_ASSERTION,
     MemoryReplayCache, OAuthError, OAuthErrorCode, RegisteredClient, RegistryError, ReplayError,
@@ -48,7 +51,7 @@ pub use backend::{
 };
 pub use claims::{AccessClaims, unix_seconds};
 pub use error::{AuthError, ConfigError, ErrorKind, KeyError};
-pub use jwks::{JwksCache, JwksFetchError, JwksSource, NoJwksSource};
+pub use jwks::{FetchedJwks, JwksCache, JwksFetchError, JwksSource, NoJwksSource};
 pub use principal::{Access, Authorizer, Principal, Restriction};
 pub use rbac::{FWOA_FINANCIAL_RESOURCES, GroupRule, RbacConfig};
 pub use scope::{Decision, Interaction, Scope, ScopeError, ScopeSet};

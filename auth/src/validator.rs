@@ -1,22 +1,22 @@
 //! `Validator`: checks a bearer token (signature, algorithm, `iss`, `aud`, `exp`/`nbf` with
-//! leeway) against the accepted issuers — the local signing key and configured OIDC issuers —
-//! and turns it into a [`Principal`].
+//! leeway) against the accepted issuers — the local signing key (and the shared admin key, for
+//! admin tokens only) and configured OIDC issuers — and turns it into a [`Principal`].
 
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::SystemTime;
 
-use hearth_tenancy::TenantId;
 use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, AlgorithmFamily};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::claims::{audience_matches, seconds_at, string_at, strings_at, unix_seconds};
+use crate::admin_key::{ADMIN_KEY_ID, AdminKey};
+use crate::claims::{audience_matches, seconds_at, string_at, unix_seconds};
+use crate::discovery::DiscoveryCache;
 use crate::error::{AuthError, ConfigError};
 use crate::jwks::{JwksCache, JwksSource, decoding_key, select, verify_signature};
 use crate::principal::Principal;
-use crate::scope::ScopeSet;
 
 /// `iss` of locally signed tokens unless configured.
 pub const DEFAULT_LOCAL_ISSUER: &str = "hearth";
@@ -34,6 +34,7 @@ const MAX_TOKEN_LEN: usize = 16 * 1024;
 /// [[oidc_issuers]]
 /// issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc"
 /// jwks_uri = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_abc/.well-known/jwks.json"
+/// audiences = ["1example23456789"]   # the app client id: `aud` of ID tokens, `client_id` of access tokens
 /// tenant_claim = "custom:tenantId"
 /// groups_claim = "cognito:groups"
 /// require_scopes = false
@@ -71,15 +72,18 @@ impl Default for ValidatorConfig {
 pub struct OidcIssuer {
     /// Exact `iss` value.
     pub issuer: String,
-    /// Where its keys are fetched (through [`JwksSource`]). Exactly one of `jwks_uri` and
-    /// `jwks` is set.
+    /// Where its keys are fetched (through [`JwksSource`]), overriding discovery. At most one
+    /// of `jwks_uri` and `jwks` is set; with neither, the `jwks_uri` is discovered from
+    /// `{issuer}/.well-known/openid-configuration` ([`JwksSource::discover_jwks_uri`]).
     #[serde(default)]
     pub jwks_uri: Option<String>,
     /// Its keys, inline.
     #[serde(default)]
     pub jwks: Option<JwkSet>,
-    /// Accepted `aud` values. Empty: `aud` is not checked — only for issuers whose access
-    /// tokens have none (Cognito access tokens) and that issue tokens for nothing else.
+    /// Accepted audiences. A token with an `aud` claim must name one of them there; a token
+    /// without `aud` must carry one of them as `client_id` (Cognito access tokens carry the app
+    /// client id as `client_id` and no `aud`; its ID tokens carry it as `aud`). Empty: neither
+    /// is checked — only for issuers that issue tokens for nothing else.
     #[serde(default)]
     pub audiences: Vec<String>,
     /// Accepted signing algorithms (never HMAC).
@@ -125,7 +129,10 @@ fn default_true() -> bool {
 pub struct Validator {
     config: ValidatorConfig,
     local_keys: JwkSet,
+    /// Verifies HS256 admin tokens of the local issuer, when configured.
+    admin_key: Option<AdminKey>,
     jwks: JwksCache,
+    discovery: DiscoveryCache,
     /// Tokens whose signature and claims were verified, with their principal, until they expire:
     /// a signature check costs far more than a request, and clients reuse a token many times.
     verified: RwLock<HashMap<Box<str>, Principal>>,
@@ -158,9 +165,9 @@ impl Validator {
                 return Err(ConfigError(format!("issuer '{name}' is empty or repeated")));
             }
             seen.push(name);
-            if oidc.jwks.is_some() == oidc.jwks_uri.is_some() {
+            if oidc.jwks.is_some() && oidc.jwks_uri.is_some() {
                 return Err(ConfigError(format!(
-                    "issuer '{name}' needs exactly one of jwks_uri and jwks"
+                    "issuer '{name}' takes at most one of jwks_uri and jwks"
                 )));
             }
             if oidc.algorithms.is_empty()
@@ -177,9 +184,18 @@ impl Validator {
         Ok(Validator {
             config,
             local_keys,
-            jwks: JwksCache::new(source),
+            admin_key: None,
+            jwks: JwksCache::new(source.clone()),
+            discovery: DiscoveryCache::new(source),
             verified: RwLock::new(HashMap::new()),
         })
+    }
+
+    /// Also accepts admin tokens of the local issuer signed with `key` (HS256); tokens signed
+    /// with it that are not admin tokens are refused.
+    pub fn with_admin_key(mut self, key: AdminKey) -> Self {
+        self.admin_key = Some(key);
+        self
     }
 
     pub fn config(&self) -> &ValidatorConfig {
@@ -239,6 +255,17 @@ impl Validator {
         };
 
         let alg = header.alg;
+        let kid = header.kid.as_deref();
+        let admin_hmac =
+            matches!(issuer, Issuer::Local) && alg == Algorithm::HS256 && kid == Some(ADMIN_KEY_ID);
+        if admin_hmac {
+            let key = self
+                .admin_key
+                .as_ref()
+                .ok_or_else(|| AuthError::AlgorithmNotAllowed(format!("{alg:?}")))?
+                .decoding_key();
+            return self.check_claims(token, alg, &key, iss, &issuer, now, true);
+        }
         let allowed: &[Algorithm] = match issuer {
             Issuer::Local => &[Algorithm::ES256],
             Issuer::Oidc(o) => &o.algorithms,
@@ -246,7 +273,6 @@ impl Validator {
         if !allowed.contains(&alg) {
             return Err(AuthError::AlgorithmNotAllowed(format!("{alg:?}")));
         }
-        let kid = header.kid.as_deref();
         let unknown_key = || AuthError::UnknownKey {
             issuer: iss.to_owned(),
             kid: kid.unwrap_or("(none)").to_owned(),
@@ -257,19 +283,40 @@ impl Validator {
                 jwks: Some(keys), ..
             }) => select(keys, kid),
             Issuer::Oidc(o) => {
-                let uri = o.jwks_uri.as_deref().unwrap_or_default();
-                self.jwks
-                    .find(uri, kid, now)
-                    .await
-                    .map_err(|e| AuthError::KeysUnavailable {
-                        issuer: iss.to_owned(),
-                        reason: e.to_string(),
-                    })?
+                let unavailable = |e: crate::JwksFetchError| AuthError::KeysUnavailable {
+                    issuer: iss.to_owned(),
+                    reason: e.to_string(),
+                };
+                let uri = match &o.jwks_uri {
+                    Some(uri) => uri.clone(),
+                    None => self
+                        .discovery
+                        .jwks_uri(&o.issuer, now)
+                        .await
+                        .map_err(unavailable)?,
+                };
+                self.jwks.find(&uri, kid, now).await.map_err(unavailable)?
             }
         }
         .ok_or_else(unknown_key)?;
         let key = decoding_key(&jwk, alg).map_err(AuthError::AlgorithmNotAllowed)?;
-        let claims = verify_signature(token, alg, &key).map_err(|e| match e.kind() {
+        self.check_claims(token, alg, &key, iss, &issuer, now, false)
+    }
+
+    /// Checks the signature with `key`, then time and audience, and makes the principal.
+    /// `admin_only`: the token must be an admin token (one signed with the shared admin key).
+    #[allow(clippy::too_many_arguments)]
+    fn check_claims(
+        &self,
+        token: &str,
+        alg: Algorithm,
+        key: &jsonwebtoken::DecodingKey,
+        iss: &str,
+        issuer: &Issuer<'_>,
+        now: i64,
+        admin_only: bool,
+    ) -> Result<Principal, AuthError> {
+        let claims = verify_signature(token, alg, key).map_err(|e| match e.kind() {
             jsonwebtoken::errors::ErrorKind::InvalidSignature => AuthError::BadSignature,
             _ => AuthError::Malformed(e.to_string()),
         })?;
@@ -294,90 +341,35 @@ impl Validator {
                 }
             }
             Issuer::Oidc(o) => {
-                if !o.audiences.is_empty() && !audience_matches(&claims, &o.audiences) {
+                if !o.audiences.is_empty() && !oidc_audience_matches(&claims, &o.audiences) {
                     return Err(AuthError::WrongAudience);
                 }
             }
         }
-        principal(&claims, iss, &issuer, exp)
+        let principal = principal(&claims, iss, issuer, exp)?;
+        if admin_only && !principal.is_admin {
+            return Err(AuthError::invalid_claim(
+                "admin",
+                "the admin signing key signs admin tokens only",
+            ));
+        }
+        Ok(principal)
     }
 }
 
-fn principal(
-    claims: &Value,
-    iss: &str,
-    issuer: &Issuer<'_>,
-    exp: i64,
-) -> Result<Principal, AuthError> {
-    let subject = string_at(claims, "sub")
-        .map_err(|e| AuthError::invalid_claim("sub", e))?
-        .filter(|s| !s.is_empty())
-        .ok_or_else(|| AuthError::MissingClaim("sub".into()))?
-        .to_owned();
-    let client_id = match string_at(claims, "client_id") {
-        Ok(Some(c)) => Some(c.to_owned()),
-        _ => string_at(claims, "azp").ok().flatten().map(str::to_owned),
-    };
-    let (tenant_claim, groups_claim) = match issuer {
-        Issuer::Local => ("tenant", None),
-        Issuer::Oidc(o) => (o.tenant_claim.as_str(), o.groups_claim.as_deref()),
-    };
-    let tenant = string_at(claims, tenant_claim)
-        .map_err(|e| AuthError::invalid_claim(tenant_claim, e))?
-        .map(|t| {
-            t.parse::<TenantId>()
-                .map_err(|e| AuthError::invalid_claim(tenant_claim, e.to_string()))
-        })
-        .transpose()?;
-    let groups = match groups_claim {
-        Some(path) => strings_at(claims, path).map_err(|e| AuthError::invalid_claim(path, e))?,
-        None => Vec::new(),
-    };
-    let mut words =
-        strings_at(claims, "scope").map_err(|e| AuthError::invalid_claim("scope", e))?;
-    words.extend(strings_at(claims, "scp").map_err(|e| AuthError::invalid_claim("scp", e))?);
-    let (scopes, _invalid) = ScopeSet::parse_lenient(words.iter().map(String::as_str));
-    let patient = string_at(claims, "patient")
-        .map_err(|e| AuthError::invalid_claim("patient", e))?
-        .map(|p| {
-            if is_fhir_id(p) {
-                Ok(p.to_owned())
-            } else {
-                Err(AuthError::invalid_claim("patient", "not a FHIR id"))
-            }
-        })
-        .transpose()?;
-    let (is_admin, require_scopes) = match issuer {
-        Issuer::Local => (claims.get("admin") == Some(&Value::Bool(true)), true),
-        Issuer::Oidc(o) => (
-            o.admin_group
-                .as_ref()
-                .is_some_and(|admin| groups.contains(admin)),
-            o.require_scopes,
-        ),
-    };
-    Ok(Principal {
-        issuer: iss.to_owned(),
-        subject,
-        client_id,
-        tenant,
-        scopes_enforced: require_scopes || scopes.has_resource_scopes(),
-        scopes,
-        groups,
-        is_admin,
-        patient,
-        expires_at: exp,
-        token_id: string_at(claims, "jti").ok().flatten().map(str::to_owned),
-    })
+/// `aud` names one of `audiences`; without an `aud` claim, `client_id` is one of them.
+fn oidc_audience_matches(claims: &Value, audiences: &[String]) -> bool {
+    if claims.get("aud").is_some() {
+        return audience_matches(claims, audiences);
+    }
+    matches!(string_at(claims, "client_id"), Ok(Some(c)) if audiences.iter().any(|a| a == c))
 }
 
-/// FHIR `id`: `[A-Za-z0-9\-\.]{1,64}`.
-fn is_fhir_id(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 64
-        && s.bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-}
+mod principal_claims;
+
+use principal_claims::principal;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_issuers;

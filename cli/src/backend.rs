@@ -1,15 +1,19 @@
 //! Wiring the configured backend: the embedded data dir (SQLite, local files, local queue),
 //! or the AWS adapters (DynamoDB, S3, SQS, KMS) with OpenSearch for search.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::Context;
 use hearth_aws::backend::AwsBackend;
 use hearth_aws::dynamo::IndexMode;
 use hearth_opensearch::{AwsSigning, OpenSearchConfig, OpenSearchIndex};
-use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
+use hearth_store::embedded::{
+    EmbeddedPartitions, FsBlobStore, LocalKeyService, SqliteOptions, SqliteResourceStore,
+};
 use hearth_store::{
-    BlobStore, JobQueue, JobStore, KeyIndex, Partitions, ResourceStore, TenantPartitions,
+    BlobStore, Envelope, JobQueue, JobStore, KeyIndex, KeyService, Partitions, ResourceStore,
+    TenantPartitions,
 };
 use hearth_tenancy::TenantRegistry;
 use hearth_workers::export::ExportContext;
@@ -23,8 +27,8 @@ pub struct Backend {
     pub jobs: Arc<dyn JobStore>,
     pub queue: Arc<dyn JobQueue>,
     /// What provisioning and deleting a tenant does beyond its registry entry (on AWS: its
-    /// KMS key, items, objects, job records and index; nothing more on the embedded backend,
-    /// whose tenant folder holds all of it).
+    /// KMS key, items, objects, job records and index; on the embedded backend its key in
+    /// `{data_dir}/keys`, while its tenant folder holds the rest).
     pub partitions: Arc<dyn TenantPartitions>,
     /// The AWS parts, for the stream indexer, the pump and reindexing.
     pub aws: Option<AwsParts>,
@@ -57,7 +61,11 @@ impl Backend {
 }
 
 fn embedded(config: &Config, registry: &TenantRegistry) -> anyhow::Result<Backend> {
-    let (store, blobs) = embedded_stores(registry);
+    let keys: Arc<dyn KeyService> = Arc::new(
+        LocalKeyService::open(&embedded_keys_dir(&config.data_dir))
+            .context("open the tenant key folder")?,
+    );
+    let (store, blobs) = embedded_stores(registry, keys.clone());
     let jobs = Arc::new(
         hearth_store::embedded::SqliteJobs::open(&config.data_dir)
             .context("open the export job store")?,
@@ -67,7 +75,9 @@ fn embedded(config: &Config, registry: &TenantRegistry) -> anyhow::Result<Backen
         blobs,
         jobs: jobs.clone(),
         queue: jobs,
-        partitions: Arc::new(Partitions(Vec::new())),
+        partitions: Arc::new(Partitions(vec![Arc::new(EmbeddedPartitions::new(
+            Arc::new(Envelope::new(keys)),
+        ))])),
         aws: None,
     })
 }
@@ -108,13 +118,22 @@ async fn aws(config: &Config) -> anyhow::Result<Backend> {
     })
 }
 
-/// The embedded resource store and blob store of a data dir.
-pub fn embedded_stores(registry: &TenantRegistry) -> (Arc<SqliteResourceStore>, Arc<FsBlobStore>) {
+/// The folder of the embedded backend's master key and tenant keys.
+pub fn embedded_keys_dir(data_dir: &Path) -> PathBuf {
+    data_dir.join("keys")
+}
+
+/// The embedded resource store and blob store of a data dir, encrypted with `keys`.
+pub fn embedded_stores(
+    registry: &TenantRegistry,
+    keys: Arc<dyn KeyService>,
+) -> (Arc<SqliteResourceStore>, Arc<FsBlobStore>) {
     (
         Arc::new(SqliteResourceStore::new(
             registry.clone(),
             SqliteOptions::default(),
+            keys.clone(),
         )),
-        Arc::new(FsBlobStore::new(registry.clone())),
+        Arc::new(FsBlobStore::new(registry.clone(), keys)),
     )
 }

@@ -40,6 +40,7 @@ pub struct Config {
     pub limits: LimitsConfig,
     pub auth: AuthConfig,
     pub export: ExportConfig,
+    pub audit: AuditConfig,
     /// Create missing tables, bucket and queues at start (`HEARTH_PROVISION`; for emulators
     /// and first runs: in AWS the deployment template creates them).
     pub provision: bool,
@@ -47,6 +48,15 @@ pub struct Config {
     pub aws: hearth_aws::AwsConfig,
     /// The AWS backend's search index.
     pub search: SearchConfig,
+}
+
+/// The `[audit]` section. Every request and export job is logged as an audit record; with
+/// `store_events` each tenant request's record is also stored as an AuditEvent in its tenant.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuditConfig {
+    /// Store audit records as AuditEvent resources (`HEARTH_AUDIT_EVENTS`; default false).
+    pub store_events: bool,
 }
 
 /// The `[search]` section: the OpenSearch cluster of the AWS backend.
@@ -99,8 +109,14 @@ pub struct AuthConfig {
     pub leeway_secs: u64,
     /// Lifetime of tokens from `POST /auth/token` (at most 300).
     pub token_lifetime_secs: u64,
-    /// External OpenID Connect issuers (TOML only): `[[auth.oidc_issuers]]` tables with the
-    /// keys of `hearth_auth::OidcIssuer`.
+    /// PEM certificates trusted besides the platform's roots when fetching keys over https
+    /// (`HEARTH_AUTH_CA_FILE`): a private PKI, or a test's self-signed JWKS server.
+    pub ca_file: Option<PathBuf>,
+    /// Shared secret that also signs admin tokens, HS256 (`HEARTH_ADMIN_SIGNING_KEY`; at
+    /// least 32 bytes): `hearth token --admin` uses it, every server with it accepts them.
+    pub admin_signing_key: Option<crate::auth_env::Secret>,
+    /// External OpenID Connect issuers: `[[auth.oidc_issuers]]` tables with the keys of
+    /// `hearth_auth::OidcIssuer`, plus one from `HEARTH_OIDC_ISSUER` (see `auth_env.rs`).
     pub oidc_issuers: Vec<toml::Table>,
     /// RBAC groups (`[auth.groups.NAME]` with `interactions` and `resource_types`); absent:
     /// the FHIR Works on AWS defaults of the auth crate.
@@ -117,6 +133,8 @@ impl Default for AuthConfig {
             groups_claim: None,
             leeway_secs: v.leeway_secs,
             token_lifetime_secs: hearth_auth::TokenServiceConfig::default().token_lifetime_secs,
+            ca_file: None,
+            admin_signing_key: None,
             oidc_issuers: Vec::new(),
             groups: None,
         }
@@ -279,6 +297,7 @@ impl Default for Config {
             limits: LimitsConfig::default(),
             auth: AuthConfig::default(),
             export: ExportConfig::default(),
+            audit: AuditConfig::default(),
             provision: false,
             aws: hearth_aws::AwsConfig::default(),
             search: SearchConfig::default(),
@@ -321,15 +340,7 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
     if let Some(url) = env("HEARTH_PUBLIC_URL") {
         config.public_url = Some(url);
     }
-    let auth = &mut config.auth;
-    env_parse("HEARTH_AUTH_LOCAL_ISSUER", &mut auth.local_issuer)?;
-    env_parse("HEARTH_AUTH_LOCAL_AUDIENCE", &mut auth.local_audience)?;
-    if let Some(claim) = env("HEARTH_AUTH_TENANT_CLAIM") {
-        auth.tenant_claim = Some(claim);
-    }
-    if let Some(claim) = env("HEARTH_AUTH_GROUPS_CLAIM") {
-        auth.groups_claim = Some(claim);
-    }
+    crate::auth_env::apply(&mut config.auth, env)?;
     let limits = &mut config.limits;
     env_parse("HEARTH_MAX_BODY_BYTES", &mut limits.max_body_bytes)?;
     env_parse("HEARTH_MAX_BINARY_BYTES", &mut limits.max_binary_bytes)?;
@@ -350,6 +361,7 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
         "HEARTH_EXPORT_VISIBILITY_SECONDS",
         &mut export.visibility_seconds,
     )?;
+    env_parse("HEARTH_AUDIT_EVENTS", &mut config.audit.store_events)?;
     env_parse("HEARTH_PROVISION", &mut config.provision)?;
     let aws = &mut config.aws;
     env_parse("HEARTH_AWS_REGION", &mut aws.region)?;

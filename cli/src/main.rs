@@ -1,5 +1,6 @@
 //! The `hearth` binary: reads configuration, wires the adapters, runs subcommands.
 
+mod auth_env;
 mod backend;
 mod config;
 mod serve;

@@ -92,6 +92,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
             rbac: config.auth.rbac(),
             token_lifetime_secs: config.auth.token_lifetime_secs,
             data_dir: config.data_dir.clone(),
+            ca_file: config.auth.ca_file.clone(),
+            admin_key: config.auth.admin_key()?,
         },
         registry.clone(),
     )
@@ -111,6 +113,20 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         let signer = hearth_auth::UrlSigner::load_or_create(&path)
             .with_context(|| format!("load or create the URL-signing key {}", path.display()))?;
         state = state.with_signed_export_urls(Arc::new(signer));
+    }
+    if config.audit.store_events {
+        let observer = match std::env::var("HOSTNAME") {
+            Ok(node) if !node.is_empty() => format!("hearth {node}"),
+            _ => "hearth".to_owned(),
+        };
+        let events = hearth_api::AuditEvents::start(
+            state.store.clone(),
+            hearth_api::AuditEventsConfig {
+                observer,
+                ..hearth_api::AuditEventsConfig::default()
+            },
+        );
+        state = state.with_audit_events(Arc::new(events));
     }
     let addr: SocketAddr = config
         .listen

@@ -1,6 +1,7 @@
 //! `hearth token`: mints a bearer token with the local signing key of the data dir, for
 //! operators and tests. A server on the same data dir (and `[auth]` issuer and audience)
-//! accepts it.
+//! accepts it. With a shared admin signing key configured (`HEARTH_ADMIN_SIGNING_KEY`),
+//! `--admin` tokens are signed with it instead, and every server holding the key accepts them.
 
 use std::time::SystemTime;
 
@@ -44,9 +45,15 @@ pub fn run(config: &Config, args: TokenArgs) -> anyhow::Result<()> {
 fn mint(config: &Config, args: TokenArgs, now: SystemTime) -> anyhow::Result<String> {
     anyhow::ensure!(args.ttl > 0, "--ttl must be at least 1 second");
     anyhow::ensure!(!args.sub.is_empty(), "--sub must not be empty");
+    let (issuer, audience) = (&config.auth.local_issuer, &config.auth.local_audience);
+    if args.admin
+        && let Some(key) = config.auth.admin_key()?
+    {
+        let claims = AccessClaims::admin(issuer, audience, &args.sub, now, args.ttl);
+        return key.mint(&claims).context("sign the admin token");
+    }
     let signer = LocalSigner::load_or_create(&signing_key_path(&config.data_dir))
         .context("load the signing key")?;
-    let (issuer, audience) = (&config.auth.local_issuer, &config.auth.local_audience);
     let claims = if args.admin {
         AccessClaims::admin(issuer, audience, &args.sub, now, args.ttl)
     } else {
@@ -116,6 +123,24 @@ mod tests {
         assert!(p.is_admin && p.tenant.is_none());
 
         assert!(mint(&config, args(Some("Bad!"), Some("system/*.rs"), false), now).is_err());
+
+        // with a shared admin key, admin tokens are signed with it and accepted by any
+        // validator holding the key, whatever its local signing key
+        let mut shared = config.clone();
+        shared.auth.admin_signing_key =
+            toml::from_str::<toml::Table>(&format!("k = \"{}\"", "s".repeat(40))).unwrap()["k"]
+                .clone()
+                .try_into()
+                .ok();
+        let admin = mint(&shared, args(None, None, true), now).unwrap();
+        let elsewhere = Validator::new(
+            config.auth.validator().unwrap(),
+            LocalSigner::generate().unwrap().jwks(),
+            Arc::new(NoJwksSource),
+        )
+        .unwrap()
+        .with_admin_key(shared.auth.admin_key().unwrap().unwrap());
+        assert!(elsewhere.validate(&admin, now).await.unwrap().is_admin);
         assert!(
             mint(
                 &config,

@@ -239,8 +239,12 @@ pub fn components() -> Vec<(String, RefOr<Parameter>)> {
 pub const CRITERIA: [&str; 3] = ["crit_id", "crit_identifier", "crit_lastUpdated"];
 
 /// The search result parameters every search takes.
-const RESULT_PARAMS: [(&str, &str); 6] = [
+const RESULT_PARAMS: [(&str, &str); 7] = [
     ("_count", "Page size."),
+    (
+        "_list",
+        "Only resources in `entry.item` of this tenant's `List/[id]` (current version).",
+    ),
     (
         "_sort",
         "Sort order: comma-separated parameter names, `-` for descending.",
@@ -263,12 +267,14 @@ fn syntax(kind: ParamType) -> &'static str {
         ParamType::Number => "[prefix]number, e.g. `gt5`",
         ParamType::Date => "[prefix]date, e.g. `ge2020-01-01`",
         ParamType::String => "text; `:exact`, `:contains`",
-        ParamType::Token => "`[system|]code`; `:not`, `:text`, `:missing`",
+        ParamType::Token => {
+            "`[system|]code`; `:not`, `:text`, `:of-type`, `:missing`, `:in`, `:not-in`, `:above`, `:below`"
+        }
         ParamType::Reference => "`[Type/]id` or an absolute URL; chains with `.`",
         ParamType::Composite => "component values joined by `$`",
         ParamType::Quantity => "`[prefix]number|system|code`",
         ParamType::Uri => "a URI; `:below`, `:above`",
-        ParamType::Special => "parameter-specific",
+        ParamType::Special => "`near`: `latitude|longitude|distance|units`",
     }
 }
 

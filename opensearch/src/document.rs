@@ -78,6 +78,13 @@ fn columns(value: &EntryValue) -> (&'static str, Map<String, Value>) {
             put(&mut m, "u", &Some(u.clone()));
             "uri"
         }
+        EntryValue::Position {
+            latitude,
+            longitude,
+        } => {
+            m.insert("pt".into(), json!({"lat": latitude, "lon": longitude}));
+            "pos"
+        }
     };
     (shape, m)
 }

@@ -9,7 +9,9 @@ use hearth_fhir::search::query::SearchQuery;
 use hearth_store::{IndexDoc, KeyIndex, KeyPage, StoreError};
 use hearth_tenancy::TenantId;
 use opensearch::OpenSearch;
-use opensearch::indices::{IndicesCreateParts, IndicesDeleteParts, IndicesRefreshParts};
+use opensearch::indices::{
+    IndicesCreateParts, IndicesDeleteParts, IndicesPutMappingParts, IndicesRefreshParts,
+};
 
 use crate::config::OpenSearchConfig;
 use crate::http::{client, reply};
@@ -107,6 +109,20 @@ impl OpenSearchIndex {
         // Another writer may have created it first.
         if !r.is_success() && r.error_type() != Some("resource_already_exists_exception") {
             return Err(r.into_error("create the tenant index"));
+        }
+        if !r.is_success() {
+            // An index made by an older version gains the fields added since (additive).
+            let sent = self
+                .client
+                .indices()
+                .put_mapping(IndicesPutMappingParts::Index(&[name]))
+                .body(create_body(self.config.replicas)["mappings"].clone())
+                .send()
+                .await;
+            let r = reply("update the tenant index mappings", sent).await?;
+            if !r.is_success() {
+                return Err(r.into_error("update the tenant index mappings"));
+            }
         }
         self.remember(name, true);
         Ok(())

@@ -17,7 +17,7 @@ pub(crate) const MAX_KEYWORD_CHARS: u32 = 8_000;
 const NESTED_OBJECTS_LIMIT: u32 = 100_000;
 
 /// The nested fields, by shape: name and its value columns (after `p` and `g`).
-pub(crate) const SHAPES: [(&str, &[(&str, &str)]); 7] = [
+pub(crate) const SHAPES: [(&str, &[(&str, &str)]); 8] = [
     ("str", &[("n", "keyword"), ("e", "keyword")]),
     (
         "tok",
@@ -50,6 +50,7 @@ pub(crate) const SHAPES: [(&str, &[(&str, &str)]); 7] = [
         ],
     ),
     ("uri", &[("u", "keyword")]),
+    ("pos", &[("pt", "geo_point")]),
 ];
 
 fn field(ty: &str) -> Value {

@@ -14,7 +14,7 @@ use hearth_fhir::search::query::{ParseOptions, SearchQuery, parse_search};
 use hearth_fhir::search::registry::Registry;
 use hearth_opensearch::OpenSearchIndex;
 use hearth_store::conformance::resource_store_suite;
-use hearth_store::embedded::{SqliteOptions, SqliteResourceStore};
+use hearth_store::embedded::{LocalKeyService, SqliteOptions, SqliteResourceStore};
 use hearth_store::{ErrorKind, IndexDoc, IndexedStore, KeyIndex};
 use hearth_tenancy::{TenantId, TenantRegistry};
 use serde_json::{Value, json};
@@ -27,7 +27,12 @@ async fn indexed_sqlite_store_conforms_with_opensearch_search() {
     };
     let (index, prefix) = support::fresh_index(&url).await;
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteResourceStore::new(TenantRegistry::new(dir.path()), SqliteOptions::default());
+    let keys = Arc::new(LocalKeyService::open(&dir.path().join("keys")).unwrap());
+    let store = SqliteResourceStore::new(
+        TenantRegistry::new(dir.path()),
+        SqliteOptions::default(),
+        keys,
+    );
     let indexed = IndexedStore::new(Arc::new(store), Arc::new(index));
     resource_store_suite(Arc::new(indexed)).await;
     support::cleanup(&url, &prefix).await;

@@ -15,7 +15,7 @@ use hearth_fhir::search::extract::extract;
 use hearth_fhir::search::index::{DATE_MAX, DATE_MIN, EntryValue, IndexEntry, index_entries};
 use hearth_fhir::search::query::{ParseOptions, parse_search};
 use hearth_fhir::search::registry::Registry;
-use hearth_store::embedded::{SqliteOptions, SqliteResourceStore};
+use hearth_store::embedded::{LocalKeyService, SqliteOptions, SqliteResourceStore};
 use hearth_store::{
     IndexedStore, Method, Precondition, ResourceKey, ResourceStore, SearchPage, WriteKind, WriteOp,
 };
@@ -50,6 +50,12 @@ fn builtin() -> Vec<Value> {
             "name": "Colors", "version": "1.0"}),
         json!({"resourceType": "ValueSet", "id": "vs2", "status": "draft", "url": "http://acme.org/fhir/ValueSet",
             "name": "Base"}),
+        json!({"resourceType": "Location", "id": "l1", "status": "active", "name": "Main Street Clinic",
+            "position": {"latitude": 42.2808, "longitude": -83.743},
+            "text": {"status": "generated", "div": "<div xmlns=\"http://www.w3.org/1999/xhtml\">Main <b>Street</b> Clinic</div>"}}),
+        json!({"resourceType": "Location", "id": "l2", "status": "active", "position": {"latitude": 42.2411, "longitude": -83.613}}),
+        json!({"resourceType": "List", "id": "list1", "status": "current", "mode": "working",
+            "entry": [{"item": {"reference": "Patient/p1"}}, {"item": {"reference": "Location/l2"}}]}),
         json!({"resourceType": "Provenance", "id": "pv1", "recorded": "2021-05-03T00:00:00Z",
             "target": [{"reference": "Observation/ob1"}], "agent": [{"who": {"reference": "Organization/o1"}}]}),
     ]
@@ -211,6 +217,19 @@ fn queries_of(e: &IndexEntry) -> Vec<String> {
                 }
             }
         }
+        EntryValue::Position {
+            latitude,
+            longitude,
+        } => {
+            for (dlat, distance) in [
+                (0.0, "1|km"),
+                (0.05, "5|km"),
+                (0.05, "6|km"),
+                (1.0, "100|mi"),
+            ] {
+                q.push(format!("{p}={}|{longitude}|{distance}", latitude - dlat));
+            }
+        }
     }
     q.push(format!("{p}:missing=true"));
     q.push(format!("{p}:missing=false"));
@@ -261,6 +280,7 @@ async fn opensearch_answers_as_the_embedded_search_does() {
     let sqlite: Arc<SqliteResourceStore> = Arc::new(SqliteResourceStore::new(
         TenantRegistry::new(dir.path()),
         SqliteOptions::default(),
+        Arc::new(LocalKeyService::open(&dir.path().join("keys")).unwrap()),
     ));
     let indexed = IndexedStore::new(sqlite.clone(), Arc::new(index));
     let tenant = support::tenant();
@@ -289,6 +309,17 @@ async fn opensearch_answers_as_the_embedded_search_does() {
             for q in queries_of(e).into_iter().take(12) {
                 cases.insert((rt.clone(), q));
             }
+            if let (
+                "List",
+                "item",
+                EntryValue::Reference {
+                    target_type: Some(t),
+                    ..
+                },
+            ) = (rt.as_str(), e.param.as_str(), &e.value)
+            {
+                cases.insert((t.clone(), format!("_list={}", op.key.id)));
+            }
             if e.group == 0 && !e.param.contains(':') {
                 sorts.insert((rt.clone(), e.param.clone()));
             }
@@ -299,6 +330,14 @@ async fn opensearch_answers_as_the_embedded_search_does() {
         ));
         cases.insert((String::new(), format!("_type={rt}&_lastUpdated=ge2000")));
     }
+    let special = |prefix: &str| cases.iter().filter(|(_, q)| q.starts_with(prefix)).count();
+    eprintln!(
+        "special searches: {} near, {} _list, {} _text, {} _content",
+        special("near="),
+        special("_list="),
+        special("_text"),
+        special("_content")
+    );
     let mut compared = 0;
     for (rt, q) in &cases {
         let query = format!("{q}&_count=1000");

@@ -12,7 +12,7 @@ use hearth_fhir::ResourceType;
 use hearth_fhir::search::extract::extract;
 use hearth_fhir::search::index::index_entries;
 use hearth_fhir::search::registry::Registry;
-use hearth_store::embedded::{SqliteOptions, SqliteResourceStore};
+use hearth_store::embedded::{LocalKeyService, SqliteOptions, SqliteResourceStore};
 use hearth_store::{
     Method, Precondition, ResourceKey, ResourceStore, WriteKind, WriteOp, WriteOutcome,
 };
@@ -31,6 +31,7 @@ async fn main() {
     let store: Arc<dyn ResourceStore> = Arc::new(SqliteResourceStore::new(
         TenantRegistry::new(dir.path()),
         SqliteOptions::default(),
+        Arc::new(LocalKeyService::open(&dir.path().join("keys")).expect("key folder")),
     ));
     let tenant: TenantId = "bench".parse().unwrap();
     let rt: ResourceType = "Patient".parse().unwrap();

@@ -35,6 +35,10 @@ pub enum StoreError {
     Invalid(String),
     #[error("storage busy, retry: {0}")]
     Busy(String),
+    /// The tenant's data cannot be opened because its key is gone (the tenant was deleted:
+    /// crypto-shredded) or does not open its data key.
+    #[error("tenant data unavailable: {0}")]
+    TenantKeyGone(String),
     #[error("{context}: {message}")]
     Internal { context: String, message: String },
 }
@@ -53,7 +57,8 @@ impl StoreError {
             StoreError::AlreadyExists { .. } | StoreError::DuplicateKey { .. } => {
                 ErrorKind::Conflict
             }
-            StoreError::BlobNotFound(_) => ErrorKind::NotFound,
+            // Answered as for a deleted tenant.
+            StoreError::BlobNotFound(_) | StoreError::TenantKeyGone(_) => ErrorKind::NotFound,
             StoreError::Invalid(_) => ErrorKind::Invalid,
             StoreError::Busy(_) => ErrorKind::Unavailable,
             StoreError::Internal { .. } => ErrorKind::Internal,

@@ -17,6 +17,7 @@ mod key_index;
 mod keys;
 mod resource;
 mod search;
+mod search_terminology;
 mod stamp;
 mod tenant_partitions;
 
@@ -36,5 +37,6 @@ pub use resource::{
     WriteOutcome,
 };
 pub use search::{SearchIndex, SearchPage};
+pub use search_terminology::resolve_terminology;
 pub use stamp::{format_instant, stamp};
 pub use tenant_partitions::{Partitions, Progress, TenantPartitions};

@@ -2,16 +2,28 @@
 
 use std::sync::Arc;
 
+use hearth_store::KeyService;
 use hearth_store::conformance::{
-    blob_store_suite, job_queue_suite, job_store_suite, resource_store_suite,
+    blob_store_suite, job_queue_suite, job_store_suite, key_service_suite, resource_store_suite,
 };
-use hearth_store::embedded::{FsBlobStore, SqliteJobs, SqliteOptions, SqliteResourceStore};
+use hearth_store::embedded::{
+    FsBlobStore, LocalKeyService, SqliteJobs, SqliteOptions, SqliteResourceStore,
+};
 use hearth_tenancy::TenantRegistry;
+
+/// The key service of a data dir, as `hearth serve` opens it.
+fn keys(dir: &tempfile::TempDir) -> Arc<dyn KeyService> {
+    Arc::new(LocalKeyService::open(&dir.path().join("keys")).unwrap())
+}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sqlite_resource_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    let store = SqliteResourceStore::new(TenantRegistry::new(dir.path()), SqliteOptions::default());
+    let store = SqliteResourceStore::new(
+        TenantRegistry::new(dir.path()),
+        SqliteOptions::default(),
+        keys(&dir),
+    );
     resource_store_suite(Arc::new(store)).await;
 }
 
@@ -24,14 +36,21 @@ async fn sqlite_resource_store_conforms_with_one_connection_and_no_grouping() {
         queue_depth: 1,
         ..SqliteOptions::default()
     };
-    let store = SqliteResourceStore::new(TenantRegistry::new(dir.path()), options);
+    let store = SqliteResourceStore::new(TenantRegistry::new(dir.path()), options, keys(&dir));
     resource_store_suite(Arc::new(store)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fs_blob_store_conforms() {
     let dir = tempfile::tempdir().unwrap();
-    blob_store_suite(Arc::new(FsBlobStore::new(TenantRegistry::new(dir.path())))).await;
+    let store = FsBlobStore::new(TenantRegistry::new(dir.path()), keys(&dir));
+    blob_store_suite(Arc::new(store)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn local_key_service_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    key_service_suite(keys(&dir)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,8 +14,13 @@ use hearth_aws::AwsConfig;
 use hearth_aws::backend::AwsBackend;
 use hearth_aws::dynamo::{IndexMode, SETTLE};
 use hearth_opensearch::{OpenSearchConfig, OpenSearchIndex};
-use hearth_store::embedded::{FsBlobStore, SqliteJobs, SqliteOptions, SqliteResourceStore};
-use hearth_store::{BlobStore, JobQueue, JobStore, ResourceStore, TenantPartitions};
+use hearth_store::embedded::{
+    EmbeddedPartitions, FsBlobStore, LocalKeyService, SqliteJobs, SqliteOptions,
+    SqliteResourceStore,
+};
+use hearth_store::{
+    BlobStore, Envelope, JobQueue, JobStore, KeyService, ResourceStore, TenantPartitions,
+};
 use hearth_tenancy::{TenantId, TenantRegistry};
 
 pub struct TestBackend {
@@ -23,7 +28,8 @@ pub struct TestBackend {
     pub blobs: Arc<dyn BlobStore>,
     pub jobs: Arc<dyn JobStore>,
     pub queue: Arc<dyn JobQueue>,
-    /// A tenant's partitions beyond its folder (AWS: its key, items, objects, index).
+    /// A tenant's partitions beyond its folder (AWS: its key, items, objects, index; embedded:
+    /// its key in `{data_dir}/keys`).
     pub partitions: Option<Arc<dyn TenantPartitions>>,
     /// How long a write takes to enter export snapshots.
     pub settle: Duration,
@@ -34,20 +40,46 @@ pub fn aws_selected() -> bool {
     std::env::var("HEARTH_TEST_BACKEND").is_ok_and(|v| v == "aws")
 }
 
+/// The black-box tests that do not apply on the AWS backend, with the reason: the one list.
+pub const SKIPPED_ON_AWS: &[(&str, &str)] = &[(
+    "encryption::nothing_of_a_tenants_data_is_readable_on_disk",
+    "it reads the embedded data dir's files; the aws crate's tests check encryption on AWS",
+)];
+
+/// Whether the test `name` (`module::test`) is skipped on the selected backend; says why.
+pub fn skipped(name: &str) -> bool {
+    if !aws_selected() {
+        return false;
+    }
+    match SKIPPED_ON_AWS.iter().find(|(skipped, _)| *skipped == name) {
+        Some((_, reason)) => {
+            eprintln!("skipping {name} on the AWS backend: {reason}");
+            true
+        }
+        None => false,
+    }
+}
+
 pub async fn open(registry: &TenantRegistry, dir: &Path) -> TestBackend {
     if aws_selected() {
         aws().await
     } else {
         let jobs = Arc::new(SqliteJobs::open(dir).expect("open the job store"));
+        // As `hearth serve` wires it: tenant keys under `{data_dir}/keys`.
+        let keys: Arc<dyn KeyService> =
+            Arc::new(LocalKeyService::open(&dir.join("keys")).expect("open the key folder"));
         TestBackend {
             store: Arc::new(SqliteResourceStore::new(
                 registry.clone(),
                 SqliteOptions::default(),
+                keys.clone(),
             )),
-            blobs: Arc::new(FsBlobStore::new(registry.clone())),
+            blobs: Arc::new(FsBlobStore::new(registry.clone(), keys.clone())),
             jobs: jobs.clone(),
             queue: jobs,
-            partitions: None,
+            partitions: Some(Arc::new(EmbeddedPartitions::new(Arc::new(Envelope::new(
+                keys,
+            ))))),
             settle: Duration::ZERO,
         }
     }

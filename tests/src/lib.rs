@@ -62,17 +62,22 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
-        TestServer::build(limits, test_export_options(), 1, false).await
+        TestServer::build(limits, test_export_options(), 1, false, false).await
     }
 
     /// A server offering export files as signed URLs (`requiresAccessToken: false`).
     pub async fn with_signed_export_urls() -> TestServer {
-        TestServer::build(Limits::default(), test_export_options(), 1, true).await
+        TestServer::build(Limits::default(), test_export_options(), 1, true, false).await
     }
 
     /// A server with default limits, these export settings and `workers` export workers.
     pub async fn with_export(export: ExportOptions, workers: usize) -> TestServer {
-        TestServer::build(Limits::default(), export, workers, false).await
+        TestServer::build(Limits::default(), export, workers, false, false).await
+    }
+
+    /// A server that also stores audit records as AuditEvents (`[audit] store_events`).
+    pub async fn with_audit_events() -> TestServer {
+        TestServer::build(Limits::default(), test_export_options(), 1, false, true).await
     }
 
     async fn build(
@@ -80,6 +85,7 @@ impl TestServer {
         export: ExportOptions,
         workers: usize,
         signed_urls: bool,
+        audit_events: bool,
     ) -> TestServer {
         let dir = tempfile::tempdir().expect("create temp dir");
         let registry = TenantRegistry::new(dir.path());
@@ -105,6 +111,8 @@ impl TestServer {
                 rbac: hearth_auth::RbacConfig::default(),
                 token_lifetime_secs: 300,
                 data_dir: dir.path().to_owned(),
+                ca_file: None,
+                admin_key: None,
             },
             registry.clone(),
         )
@@ -130,6 +138,13 @@ impl TestServer {
             let path = hearth_auth::url_signing_key_path(dir.path());
             let signer = hearth_auth::UrlSigner::load_or_create(&path).expect("URL-signing key");
             state = state.with_signed_export_urls(Arc::new(signer));
+        }
+        if audit_events {
+            let events = hearth_api::AuditEvents::start(
+                state.store.clone(),
+                hearth_api::AuditEventsConfig::default(),
+            );
+            state = state.with_audit_events(Arc::new(events));
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures::TryStreamExt;
-use hearth_store::embedded::{FsBlobStore, SqliteOptions, SqliteResourceStore};
+use hearth_store::embedded::{FsBlobStore, LocalKeyService, SqliteOptions, SqliteResourceStore};
 use hearth_store::{Method, Precondition, ResourceKey, ResourceStore, WriteKind, WriteOp};
 use hearth_tenancy::{TenantId, TenantRegistry};
 use hearth_workers::export::{
@@ -28,11 +28,14 @@ async fn setup(options: ExportOptions, patients: usize) -> Setup {
     let registry = TenantRegistry::new(dir.path());
     let tenant: TenantId = "t1".parse().unwrap();
     registry.create(&tenant, "t1").unwrap();
+    let keys: Arc<dyn hearth_store::KeyService> =
+        Arc::new(LocalKeyService::open(&dir.path().join("keys")).unwrap());
     let store = Arc::new(SqliteResourceStore::new(
         registry.clone(),
         SqliteOptions::default(),
+        keys.clone(),
     ));
-    let blobs = Arc::new(FsBlobStore::new(registry));
+    let blobs = Arc::new(FsBlobStore::new(registry, keys));
     let ops = (0..patients)
         .map(|i| WriteOp {
             key: ResourceKey::new("Patient".parse().unwrap(), format!("p{i}").parse().unwrap()),

@@ -20,15 +20,15 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use hearth_auth::{
-    Authorizer, ConfigError, JwksSource, LocalSigner, MemoryReplayCache, Principal, RbacConfig,
-    TokenService, TokenServiceConfig, Validator, ValidatorConfig,
+    AdminKey, Authorizer, ConfigError, JwksSource, LocalSigner, MemoryReplayCache, Principal,
+    RbacConfig, TokenService, TokenServiceConfig, Validator, ValidatorConfig,
 };
 use hearth_tenancy::TenantRegistry;
 
 pub(crate) use clients::client_json;
 pub use clients::{ClientRegistration, FileClientRegistry};
 pub(crate) use guard::Guard;
-pub use jwks_http::HttpJwksSource;
+pub use jwks_http::{HttpJwksSource, check_jwks_url, discovery_url};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -44,6 +44,11 @@ pub struct AuthSetup {
     pub token_lifetime_secs: u64,
     /// The data dir: registered clients live under it.
     pub data_dir: PathBuf,
+    /// PEM certificates trusted, besides the platform's roots, when fetching JWKS and OIDC
+    /// discovery documents over https (`auth.ca_file`).
+    pub ca_file: Option<PathBuf>,
+    /// The shared secret that also signs admin tokens (`HEARTH_ADMIN_SIGNING_KEY`).
+    pub admin_key: Option<AdminKey>,
 }
 
 /// The authentication and authorization services of the API.
@@ -58,9 +63,23 @@ impl Auth {
     /// Builds the services; fails when the configuration cannot work (see
     /// [`Validator::new`]).
     pub fn new(setup: AuthSetup, tenants: TenantRegistry) -> Result<Auth, ConfigError> {
-        let source: Arc<dyn JwksSource> = Arc::new(HttpJwksSource::new()?);
-        let validator =
+        // Keys are fetched from https URLs only (http on loopback): refuse others at start.
+        for oidc in &setup.validator.oidc_issuers {
+            if oidc.jwks.is_none() {
+                let url = oidc
+                    .jwks_uri
+                    .clone()
+                    .unwrap_or_else(|| discovery_url(&oidc.issuer));
+                check_jwks_url(&url)
+                    .map_err(|e| ConfigError(format!("issuer '{}': {e}", oidc.issuer)))?;
+            }
+        }
+        let source: Arc<dyn JwksSource> = Arc::new(HttpJwksSource::new(setup.ca_file.as_deref())?);
+        let mut validator =
             Validator::new(setup.validator.clone(), setup.signer.jwks(), source.clone())?;
+        if let Some(key) = setup.admin_key {
+            validator = validator.with_admin_key(key);
+        }
         let clients = Arc::new(FileClientRegistry::new(&setup.data_dir, tenants));
         let mut token_config = TokenServiceConfig::for_validator(&setup.validator);
         token_config.token_lifetime_secs = setup.token_lifetime_secs;
@@ -101,6 +120,7 @@ impl FromRequestParts<AppState> for Caller {
         if let Some(client_id) = &principal.client_id {
             span.record("client_id", client_id.as_str());
         }
+        crate::audit::note_caller(&principal);
         Ok(Caller(Arc::new(principal)))
     }
 }
@@ -160,5 +180,45 @@ mod tests {
             }
             assert_eq!(bearer_token(&headers).ok(), expected, "{value:?}");
         }
+    }
+
+    #[test]
+    fn key_urls_of_oidc_issuers_must_be_https_or_loopback() {
+        let dir = std::env::temp_dir().join(format!("hearth-auth-{}", uuid::Uuid::new_v4()));
+        let build = |issuer: &str, jwks_uri: Option<&str>| {
+            let mut validator = ValidatorConfig::default();
+            validator.oidc_issuers.push(hearth_auth::OidcIssuer {
+                jwks_uri: jwks_uri.map(str::to_owned),
+                ..serde_json::from_value(serde_json::json!({ "issuer": issuer })).unwrap()
+            });
+            let setup = AuthSetup {
+                signer: Arc::new(LocalSigner::generate().unwrap()),
+                validator,
+                rbac: RbacConfig::default(),
+                token_lifetime_secs: 300,
+                data_dir: dir.clone(),
+                ca_file: None,
+                admin_key: None,
+            };
+            Auth::new(setup, TenantRegistry::new(&dir)).map(|_| ())
+        };
+        for (issuer, jwks_uri, ok) in [
+            ("https://idp.example.org", None, true),
+            ("http://idp.example.org", None, false),
+            ("http://127.0.0.1:9000/pool", None, true),
+            (
+                "https://idp.example.org",
+                Some("http://idp.example.org/jwks"),
+                false,
+            ),
+            (
+                "https://idp.example.org",
+                Some("http://localhost:9/jwks"),
+                true,
+            ),
+        ] {
+            assert_eq!(build(issuer, jwks_uri).is_ok(), ok, "{issuer} {jwks_uri:?}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

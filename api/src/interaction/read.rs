@@ -81,6 +81,8 @@ pub async fn resolve_conditional(
     search.include.clear();
     search.revinclude.clear();
     search.cursor = None;
+    let search =
+        hearth_store::resolve_terminology(ctx.state.store.as_ref(), &ctx.tenant, &search).await?;
     let page = ctx.state.store.search(&ctx.tenant, &search).await?;
     Ok(page.matches.into_iter().map(|v| v.key).collect())
 }

@@ -51,6 +51,11 @@ pub async fn batch_or_transaction(
     let bundle = parse_json(&bytes, state.limits.max_json_depth)?;
     let (bundle_type, entries) = parse_entries(&ctx, bundle, state.limits.max_bundle_entries)?;
     let ret = prefer_return(&headers);
+    crate::audit::note_interaction(if bundle_type == "transaction" {
+        crate::audit::Interaction::Transaction
+    } else {
+        crate::audit::Interaction::Batch
+    });
     let results = if bundle_type == "transaction" {
         transaction(&ctx, entries).await?
     } else {
@@ -86,6 +91,12 @@ fn write_entry(ctx: &Ctx, writer: &mut BundleWriter, result: &Result<Done, ApiEr
             let mut full_url = None;
             let mut resource = None;
             if let Some(version) = &done.version {
+                crate::audit::note_touched(|| {
+                    format!(
+                        "{}/{}/_history/{}",
+                        version.key.rt, version.key.id, version.version
+                    )
+                });
                 response["etag"] = etag(version.version).into();
                 response["lastModified"] = version
                     .last_updated

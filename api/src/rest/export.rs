@@ -171,6 +171,7 @@ async fn kickoff(
         }
         Err(KickoffError::Store(e)) => return Err(e.into()),
     };
+    crate::audit::note_job(&id.to_string());
     let location = format!("{}/$export-status/{id}", ctx.base);
     let outcome = hearth_fhir::outcome::operation_outcome(&[Issue::information(format!(
         "export accepted; poll {location}"

@@ -189,6 +189,7 @@ async fn history(
     );
     for version in page.entries.iter().filter(|_| !count_zero) {
         let (rt, id) = (version.key.rt, &version.key.id);
+        crate::audit::note_touched(|| format!("{rt}/{id}/_history/{}", version.version));
         let full_url = ctx.full_url(rt, id);
         let (method, url, status) = match version.method {
             Method::Post => ("POST", rt.to_string(), "201 Created"),

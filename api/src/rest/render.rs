@@ -62,6 +62,9 @@ pub fn version_headers(
 
 /// Renders a finished write (or conditional no-op) as the client prefers.
 pub fn render_done(ctx: &Ctx, done: Done, ret: Return, pretty: bool) -> Result<Response, ApiError> {
+    if let Some(v) = &done.version {
+        crate::audit::note_touched(|| format!("{}/{}/_history/{}", v.key.rt, v.key.id, v.version));
+    }
     let body = match (&done.version, ret) {
         (_, Return::OperationOutcome) => {
             let mut issues = done.issues.clone();

@@ -127,6 +127,7 @@ async fn search(
     headers: &HeaderMap,
     guard: &Guard,
 ) -> Result<Response, ApiError> {
+    crate::audit::note_query(&query);
     let params = Params::parse(Some(&query), headers)?;
     format::require_fhir(&params.accept)?;
     let limits = &ctx.state.limits;
@@ -142,6 +143,9 @@ async fn search(
     if restricted {
         parsed.total = hearth_fhir::search::query::Total::None;
     }
+    // `:in`, `:not-in`, token `:above`/`:below`: code sets from the tenant's terminology.
+    let mut parsed =
+        hearth_store::resolve_terminology(ctx.state.store.as_ref(), &ctx.tenant, &parsed).await?;
     let mut page = ctx.state.store.search(&ctx.tenant, &parsed).await?;
     if restricted {
         page.matches
@@ -180,6 +184,7 @@ async fn search(
         .chain(page.included.iter().map(|v| (v, "include")));
     for (version, mode) in entries {
         let Some(body) = &version.body else { continue };
+        crate::audit::note_touched(|| format!("{}/{}", version.key.rt, version.key.id));
         let full_url = ctx.full_url(version.key.rt, &version.key.id);
         let subsetted;
         let resource: &[u8] = if parsed.is_subsetted() {

@@ -5,6 +5,7 @@
 mod convert;
 #[cfg(test)]
 mod tests;
+pub mod text;
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
@@ -167,7 +168,8 @@ pub fn extract<'r>(registry: &'r Registry, resource: &Value) -> Extraction<'r> {
     out
 }
 
-/// The values of one parameter (none for parameters without an expression, such as `_text`).
+/// The values of one parameter (for `_text` and `_content`, which have no expression, the
+/// chunks of [`text`]; none for other parameters without one).
 /// `registry` resolves the types of a composite's components.
 pub fn extract_param(
     registry: &Registry,
@@ -175,7 +177,20 @@ pub fn extract_param(
     resource: &Value,
 ) -> Result<Vec<IndexValue>, FhirPathError> {
     let Some(expression) = &param.expression else {
-        return Ok(Vec::new());
+        let chunks = match param.code.as_str() {
+            "_text" => text::narrative(resource),
+            "_content" => text::content(resource),
+            _ => Vec::new(),
+        };
+        return Ok(chunks
+            .into_iter()
+            .map(|normalized| {
+                IndexValue::String(StringValue {
+                    original: String::new(),
+                    normalized,
+                })
+            })
+            .collect());
     };
     let nodes = match resource.get("resourceType").and_then(Value::as_str) {
         Some(resource_type) => expression.evaluate_for_type(resource, resource_type)?,
@@ -228,3 +243,4 @@ pub fn node_values(kind: ParamType, nodes: &[Node<'_>]) -> Vec<IndexValue> {
 }
 
 pub use convert::normalize_string;
+pub use text::normalize_text;

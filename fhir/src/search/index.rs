@@ -1,8 +1,8 @@
 //! The flat index entries a store keeps for one resource version, converted from an
-//! [`Extraction`]: one row per value, in one of seven shapes (string, token, date, number,
-//! quantity, reference, uri). This is the contract between extraction and every search backend.
+//! [`Extraction`]: one row per value, in one of eight shapes (string, token, date, number,
+//! quantity, reference, uri, position). This is the contract between extraction and every search backend.
 //!
-//! Derived rows, so that each backend needs only these seven tables:
+//! Derived rows, so that each backend needs only these eight tables:
 //! - a composite value becomes one row per component, under the parameter `code#i` (`i` the
 //!   component's position) and sharing a `group` number (1, 2, ...) per value; a composite
 //!   search matches when all components match rows of the same group (component correlation).
@@ -17,7 +17,7 @@
 
 use chrono::{DateTime, Utc};
 
-use super::extract::{Extraction, IndexValue, ReferenceKind, TokenValue};
+use super::extract::{Extraction, IndexValue, ReferenceKind, SpecialValue, TokenValue};
 
 /// Open date bounds are stored as these millisecond values.
 pub const DATE_MIN: i64 = i64::MIN;
@@ -77,6 +77,11 @@ pub enum EntryValue {
         url: Option<String>,
     },
     Uri(String),
+    /// A geographic position (WGS84 degrees), for `near`.
+    Position {
+        latitude: f64,
+        longitude: f64,
+    },
 }
 
 fn ms(t: Option<DateTime<Utc>>, open: i64) -> i64 {
@@ -206,8 +211,23 @@ fn push(out: &mut Vec<IndexEntry>, code: &str, group: u32, value: &IndexValue, b
             row(code, value)
         }
         IndexValue::Uri(u) => row(code, EntryValue::Uri(u.clone())),
-        // Composites are expanded by the caller; `near` is not indexed yet.
-        IndexValue::Composite(_) | IndexValue::Special(_) => {}
+        IndexValue::Special(SpecialValue::Position {
+            latitude,
+            longitude,
+        }) => {
+            let valid = (-90.0..=90.0).contains(latitude) && (-180.0..=180.0).contains(longitude);
+            if valid {
+                row(
+                    code,
+                    EntryValue::Position {
+                        latitude: *latitude,
+                        longitude: *longitude,
+                    },
+                )
+            }
+        }
+        // Composites are expanded by the caller.
+        IndexValue::Composite(_) => {}
     }
 }
 

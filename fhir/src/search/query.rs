@@ -12,7 +12,7 @@ mod tests;
 mod value;
 
 pub use parse::{ParseOptions, parse_search};
-pub use value::implied_range;
+pub use value::{DEFAULT_NEAR_KM, implied_range};
 
 use crate::ResourceType;
 use crate::outcome::Issue;
@@ -154,6 +154,37 @@ pub enum ValueTest {
     },
     /// One test per component, all satisfied by the same composite value.
     Composite(Vec<ValueTest>),
+    /// `near=latitude|longitude|distance|units`: a position within `distance_km` (great-circle
+    /// distance on a sphere of [`EARTH_RADIUS_KM`]).
+    Near {
+        latitude: f64,
+        longitude: f64,
+        distance_km: f64,
+    },
+    /// A token modifier that needs terminology (`:in`, `:not-in`, `:above`, `:below`): stores
+    /// cannot answer it until it is resolved into a [`ValueTest::TokenSet`] (see
+    /// `search::terminology`); unresolved, it matches nothing.
+    Terminology(TerminologyTest),
+    /// Any of these codes, grouped by system: what a terminology test resolves to.
+    TokenSet(Vec<(String, Vec<String>)>),
+}
+
+/// Mean Earth radius used by `near`, in km.
+pub const EARTH_RADIUS_KM: f64 = 6371.0088;
+
+/// What a terminology modifier asks, before resolution.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TerminologyTest {
+    /// `:in` / `:not-in` (the `not` of the filter): a value set by canonical URL (with an
+    /// optional `|version`) or literal reference `ValueSet/id`.
+    In(String),
+    /// `:below` (`above: false`): the code or one of its descendants in the tenant's
+    /// CodeSystem `system`; `:above`: the code or one of its ancestors.
+    Subsumption {
+        system: String,
+        code: String,
+        above: bool,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]

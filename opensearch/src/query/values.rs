@@ -18,7 +18,8 @@ pub(crate) fn shape(kind: ParamType) -> &'static str {
         ParamType::Quantity => "qty",
         ParamType::Reference => "ref",
         ParamType::Uri => "uri",
-        ParamType::Token | ParamType::Composite | ParamType::Special => "tok",
+        ParamType::Special => "pos",
+        ParamType::Token | ParamType::Composite => "tok",
     }
 }
 
@@ -29,7 +30,10 @@ pub(crate) fn value_kind(v: &ValueTest, kind: ParamType) -> ParamType {
         ValueTest::Token { .. }
         | ValueTest::TokenText(_)
         | ValueTest::OfType { .. }
-        | ValueTest::ReferenceIdentifier { .. } => ParamType::Token,
+        | ValueTest::ReferenceIdentifier { .. }
+        | ValueTest::Terminology(_)
+        | ValueTest::TokenSet(_) => ParamType::Token,
+        ValueTest::Near { .. } => ParamType::Special,
         ValueTest::Date { .. } => ParamType::Date,
         ValueTest::Number { .. } => ParamType::Number,
         ValueTest::Quantity { .. } => ParamType::Quantity,
@@ -146,8 +150,29 @@ pub(crate) fn condition(p: &str, v: &ValueTest, now: i64) -> Value {
             UriMode::Below => prefix(&f("u"), value),
             UriMode::Above => terms(&f("u"), prefixes(value)),
         },
-        // Nested composites do not occur in R4.
-        ValueTest::Composite(_) => match_none(),
+        ValueTest::Near {
+            latitude,
+            longitude,
+            distance_km,
+        } => serde_json::json!({"geo_distance": {
+            "distance": format!("{}m", distance_km * 1000.0),
+            "distance_type": "arc",
+            f("pt"): {"lat": latitude, "lon": longitude},
+        }}),
+        ValueTest::TokenSet(sets) => any(sets
+            .iter()
+            .map(|(system, codes)| {
+                all(vec![
+                    term(&f("s"), system.as_str()),
+                    terms(
+                        &f("c"),
+                        codes.iter().map(|c| Value::from(c.as_str())).collect(),
+                    ),
+                ])
+            })
+            .collect()),
+        // Nested composites do not occur in R4; terminology is resolved before compiling.
+        ValueTest::Composite(_) | ValueTest::Terminology(_) => match_none(),
     }
 }
 

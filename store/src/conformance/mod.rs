@@ -13,6 +13,7 @@ mod resource_changes;
 mod resource_concurrency;
 mod resource_history;
 mod resource_search;
+mod resource_search_special;
 
 use std::sync::Arc;
 
@@ -67,6 +68,10 @@ pub async fn resource_search_suite(s: &dyn ResourceStore) {
     resource_search::references_chains_has_includes(s).await;
     resource_search::sort_and_paging(s).await;
     resource_search::index_follows_updates_and_deletes(s).await;
+    resource_search_special::near(s).await;
+    resource_search_special::list(s).await;
+    resource_search_special::text_and_content(s).await;
+    resource_search_special::terminology(s).await;
     resource_concurrency::tenants_are_isolated(s).await;
 }
 
@@ -168,6 +173,18 @@ async fn search_page(
     rt: &str,
     query: &str,
 ) -> SearchPage {
+    try_search_page(store, tenant, rt, query)
+        .await
+        .unwrap_or_else(|e| panic!("{query}: {e}"))
+}
+
+/// The first page of `query` on `rt`, terminology resolved as the API does, or the error.
+async fn try_search_page(
+    store: &dyn ResourceStore,
+    tenant: &TenantId,
+    rt: &str,
+    query: &str,
+) -> Result<SearchPage, StoreError> {
     let pairs: Vec<(String, String)> = query
         .split('&')
         .filter_map(|p| p.split_once('='))
@@ -181,10 +198,8 @@ async fn search_page(
     };
     let q = parse_search(Registry::r4(), rt, &pairs, &options)
         .unwrap_or_else(|e| panic!("{query}: {e:?}"));
-    store
-        .search(tenant, &q)
-        .await
-        .unwrap_or_else(|e| panic!("{query}: {e}"))
+    let q = crate::resolve_terminology(store, tenant, &q).await?;
+    store.search(tenant, &q).await
 }
 
 fn delete(key: &ResourceKey, precondition: Precondition) -> WriteOp {

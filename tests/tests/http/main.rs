@@ -2,11 +2,13 @@
 //! interaction group, each driving a server on a loopback socket as a client would.
 
 mod admin;
+mod audit;
 mod auth;
 mod binary;
 mod bundle;
 mod conditional;
 mod crud;
+mod encryption;
 mod errors;
 mod examples;
 mod export;
@@ -21,3 +23,4 @@ mod robustness;
 mod search_bundle;
 mod search_many;
 mod search_params;
+mod search_special;

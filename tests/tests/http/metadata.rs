@@ -51,8 +51,11 @@ async fn capability_statement_lists_every_type() {
     ] {
         assert!(params.contains(&name), "{name}");
     }
+    for name in ["_text", "_content", "_list"] {
+        assert!(params.contains(&name), "{name}");
+    }
     assert!(
-        !params.contains(&"_text"),
+        !params.contains(&"_query"),
         "unsupported parameters are not declared"
     );
 

@@ -2,6 +2,7 @@
 //! Parquet files to the `BlobStore`, and the service the API calls.
 
 mod associated;
+mod audit;
 mod context;
 mod job;
 mod page;

@@ -168,6 +168,13 @@ impl ExportService {
                 let names: Vec<&str> = loaded.job.files.iter().map(|f| f.name.as_str()).collect();
                 self.ctx.remove_files(tenant, id, names).await?;
                 tracing::info!(%tenant, job = %id, "export cancelled");
+                super::audit::record(
+                    tenant,
+                    id,
+                    super::audit::JobEvent::Cancelled,
+                    Some(&loaded.job),
+                    None,
+                );
                 return Ok(true);
             }
         }

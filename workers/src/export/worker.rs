@@ -12,6 +12,9 @@ use hearth_store::{Delivery, JobId, JobQueue, StoreError};
 use hearth_tenancy::TenantId;
 use serde::{Deserialize, Serialize};
 
+use tracing::Instrument;
+
+use super::audit::{self, JobEvent};
 use super::context::{EXPORT_QUEUE, ExportContext};
 use super::runner::{RunError, fail, run};
 
@@ -72,7 +75,9 @@ impl ExportWorker {
             self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await?;
             return Ok(true);
         };
-        self.work(&tenant, &id, &delivery).await?;
+        self.work(&tenant, &id, &delivery)
+            .instrument(audit::job_span(&tenant, &id))
+            .await?;
         Ok(true)
     }
 
@@ -83,29 +88,48 @@ impl ExportWorker {
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
         tracing::info!(%tenant, job = %id, attempt = delivery.attempts, "export started");
+        let job = self.ctx.load(tenant, id).await?.map(|l| l.job);
+        audit::record(tenant, id, JobEvent::Started, job.as_ref(), None);
         let heartbeat = self.heartbeat(delivery.receipt.clone());
         let result = run(&self.ctx, tenant, id).await;
         drop(heartbeat);
-        match result {
-            Ok(()) => tracing::info!(%tenant, job = %id, "export completed"),
+        let (event, message) = match result {
+            Ok(()) => {
+                tracing::info!(%tenant, job = %id, "export completed");
+                (JobEvent::Completed, None)
+            }
             Err(RunError::Superseded) => {
-                tracing::info!(%tenant, job = %id, "export stopped: cancelled")
+                tracing::info!(%tenant, job = %id, "export stopped: cancelled");
+                (JobEvent::Cancelled, None)
             }
             Err(RunError::Fatal(message)) => {
                 tracing::warn!(%tenant, job = %id, %message, "export failed");
                 fail(&self.ctx, tenant, id, &message).await?;
+                (JobEvent::Failed, Some(message))
             }
             Err(RunError::Store(e)) => {
                 // Left unacknowledged: it comes back and resumes from its checkpoint, unless it
                 // has used up its attempts.
                 tracing::warn!(%tenant, job = %id, error = %e, "export interrupted; will resume");
+                let message = format!("storage error: {e}");
                 if delivery.attempts >= self.ctx.options.max_attempts {
-                    fail(&self.ctx, tenant, id, &format!("storage error: {e}")).await?;
+                    fail(&self.ctx, tenant, id, &message).await?;
+                    (JobEvent::Failed, Some(message))
                 } else {
+                    audit::record(
+                        tenant,
+                        id,
+                        JobEvent::Interrupted,
+                        job.as_ref(),
+                        Some(&message),
+                    );
                     return Ok(());
                 }
             }
-        }
+        };
+        // The job as it ended (files, counts); what was read at the start if it is gone.
+        let ended = self.ctx.load(tenant, id).await?.map(|l| l.job).or(job);
+        audit::record(tenant, id, event, ended.as_ref(), message.as_deref());
         self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await
     }
 

@@ -169,6 +169,7 @@ pub fn parse_search(
                     }
                 })
             }
+            "_list" => parse_list(value).map(|f| query.filters.push(f)),
             _ => parse_filter_all(registry, &context, name, value, options.base)
                 .map(|f| query.filters.push(f)),
         };
@@ -331,16 +332,21 @@ fn parse_filter(
             kind.as_str()
         ))
     };
-    let not = kind == ParamType::Token && modifier == Some("not");
+    let not = kind == ParamType::Token && matches!(modifier, Some("not" | "not-in"));
     let mut values = Vec::new();
     for v in split_or(value) {
         if v.is_empty() {
             return Err(invalid(format!("'{name}': empty value in '{value}'")).into());
         }
         let test = match kind {
+            ParamType::String if is_text_search(code) => match modifier {
+                None | Some("contains") => value::text_search(v),
+                Some(_) => return Err(unsupported()),
+            },
             ParamType::String => value::string(modifier, v).ok_or_else(unsupported)?,
             ParamType::Token => match modifier {
                 None | Some("not" | "text" | "of-type") => value::token(name, modifier, v)?,
+                Some(m @ ("in" | "not-in" | "above" | "below")) => value::terminology(name, m, v)?,
                 _ => return Err(unsupported()),
             },
             ParamType::Date | ParamType::Number | ParamType::Quantity if modifier.is_some() => {
@@ -361,6 +367,7 @@ fn parse_filter(
             ParamType::Composite if modifier.is_none() => {
                 composite(registry, param, name, v, base)?
             }
+            ParamType::Special if modifier.is_none() && code == "near" => value::near(name, v)?,
             ParamType::Composite | ParamType::Special => return Err(unsupported()),
         };
         values.push(test);
@@ -465,5 +472,44 @@ fn parse_include(registry: &Registry, value: &str, iterate: bool) -> Result<Incl
         param,
         target,
         iterate,
+    })
+}
+
+/// Whether `code` is one of the full-text parameters the server indexes itself.
+fn is_text_search(code: &str) -> bool {
+    matches!(code, "_text" | "_content")
+}
+
+/// `_list=id[,id]`: the resources a `List` of this server has in `entry.item`, the same as
+/// `_has:List:item:_id=id` (the List's current version; a missing List matches nothing).
+fn parse_list(value: &str) -> Result<Filter, Problem> {
+    let mut values = Vec::new();
+    for id in split_or(value) {
+        if id.starts_with('$') {
+            return Err(Problem::Unsupported(format!(
+                "_list: functional list '{id}' is not supported"
+            )));
+        }
+        let id = id.strip_prefix("List/").unwrap_or(id);
+        if id.parse::<crate::ResourceId>().is_err() {
+            return Err(invalid(format!("_list: invalid List id '{id}'")).into());
+        }
+        values.push(ValueTest::Token {
+            system: None,
+            code: Some(id.to_owned()),
+        });
+    }
+    Ok(Filter {
+        code: "_has".to_owned(),
+        kind: ParamType::Reference,
+        test: Test::Has {
+            source: "List".parse().map_err(|_| invalid("_list: no List type"))?,
+            reference: "item".to_owned(),
+            filter: Box::new(Filter {
+                code: "_id".to_owned(),
+                kind: ParamType::Token,
+                test: Test::Any { not: false, values },
+            }),
+        },
     })
 }

@@ -189,3 +189,114 @@ fn implied_ranges() {
     }
     assert!(implied_range("1,5").is_none());
 }
+
+#[test]
+fn special_parameters_and_terminology_modifiers() {
+    let cases = [
+        (
+            "Location",
+            "near=42.25|-83.69|10|km",
+            "Near { latitude: 42.25, longitude: -83.69, distance_km: 10.0 }",
+        ),
+        ("Location", "near=42.25|-83.69", "distance_km: 10.0"),
+        ("Location", "near=0|0|1000|m", "distance_km: 1.0"),
+        ("Location", "near=0|0|1|[mi_i]", "distance_km: 1.609344"),
+        ("Location", "near=0|0|1|mi", "distance_km: 1.609344"),
+        ("Location", "near=91|0|1|km", "err:invalid"),
+        ("Location", "near=0|181", "err:invalid"),
+        ("Location", "near=0", "err:invalid"),
+        ("Location", "near=a|b|c", "err:invalid"),
+        ("Location", "near=0|0|-1", "err:invalid"),
+        ("Location", "near=0|0|1|parsec", "err:invalid"),
+        ("Location", "near:missing=true", "Missing(true)"),
+        (
+            "Patient",
+            "_list=42",
+            "Has { source: List, reference: \"item\"",
+        ),
+        (
+            "Patient",
+            "_list=List/42,43",
+            "code: Some(\"42\") }, Token { system: None, code: Some(\"43\")",
+        ),
+        ("Patient", "_list=a/b", "err:invalid"),
+        ("Patient", "_list=$current-allergies", "err:not-supported"),
+        (
+            "Patient",
+            "_text=Peter  CHALMERS",
+            "String { mode: Contains, value: \"peter chalmers\" }",
+        ),
+        (
+            "Patient",
+            "_content=Pétér",
+            "String { mode: Contains, value: \"peter\" }",
+        ),
+        ("Patient", "_text:exact=x", "err:not-supported"),
+        (
+            "Observation",
+            "code:in=http://vs|1",
+            "Terminology(In(\"http://vs|1\"))",
+        ),
+        (
+            "Observation",
+            "code:not-in=ValueSet/x",
+            "Any { not: true, values: [Terminology(In(\"ValueSet/x\"))",
+        ),
+        (
+            "Observation",
+            "code:below=http://s|c",
+            "Subsumption { system: \"http://s\", code: \"c\", above: false }",
+        ),
+        ("Observation", "code:above=http://s|c", "above: true"),
+        ("Observation", "code:below=c", "err:invalid"),
+    ];
+    for (rt, query, expected) in cases {
+        check(rt, query, expected);
+    }
+}
+
+/// Every one of the 46 R4 composite parameters is registered with resolvable components and
+/// parses a `$`-separated value into a composite test.
+#[test]
+fn every_composite_parameter_is_searchable() {
+    let registry = Registry::r4();
+    let mut composites = 0;
+    for p in registry.all().filter(|p| p.kind == ParamType::Composite) {
+        composites += 1;
+        assert!(p.component.len() >= 2, "{}", p.url);
+        let mut parts = Vec::new();
+        for c in &p.component {
+            let def = registry
+                .by_url(&c.definition)
+                .unwrap_or_else(|| panic!("{}: component {} unknown", p.url, c.definition));
+            parts.push(match def.kind {
+                ParamType::String => "a",
+                ParamType::Token => "http://s|c",
+                ParamType::Date => "ge2020-01",
+                ParamType::Number => "1.5",
+                ParamType::Quantity => "lt5|http://unitsofmeasure.org|mg",
+                ParamType::Reference => "Patient/1",
+                ParamType::Uri => "http://a",
+                ParamType::Composite | ParamType::Special => {
+                    panic!("{}: component of type {:?}", p.url, def.kind)
+                }
+            });
+        }
+        let value = parts.join("$").replace('|', "%7C");
+        for base in &p.base {
+            let q = parse(
+                base,
+                &format!("{}={}", p.code, value.replace("%7C", "|")),
+                true,
+            )
+            .unwrap_or_else(|e| panic!("{base}?{}: {e:?}", p.code));
+            assert!(
+                matches!(&q.filters[0].test, Test::Any { values, .. }
+                    if matches!(&values[0], ValueTest::Composite(c) if c.len() == p.component.len())),
+                "{base}?{}",
+                p.code
+            );
+        }
+    }
+    assert_eq!(composites, 46);
+}

@@ -1,7 +1,7 @@
 //! Parsing one search value by parameter type: prefixes, precision-implied ranges, token and
 //! quantity forms, references; malformed values are `invalid` issues.
 
-use super::{Prefix, StringMode, UriMode, ValueTest};
+use super::{Prefix, StringMode, TerminologyTest, UriMode, ValueTest};
 use crate::ResourceType;
 use crate::outcome::{Issue, IssueCode};
 use crate::search::criteria::{parse_date_range, parse_token};
@@ -213,4 +213,68 @@ pub(super) fn uri(modifier: Option<&str>, value: &str) -> Option<ValueTest> {
         mode,
         value: value.to_owned(),
     })
+}
+
+/// The distance `near` uses when the value gives none, in km.
+pub const DEFAULT_NEAR_KM: f64 = 10.0;
+
+/// `near=latitude|longitude[|distance[|units]]`: units are UCUM codes (`km`, the default, `m`,
+/// `[mi_i]`, `[mi_us]`) or `mi`.
+pub(super) fn near(code: &str, value: &str) -> Result<ValueTest, Issue> {
+    let bad = || invalid(code, value, "position (latitude|longitude|distance|units)");
+    let parts = super::parse::split_unescaped(value, '|');
+    if parts.len() < 2 || parts.len() > 4 {
+        return Err(bad());
+    }
+    let number = |s: &str| s.parse::<f64>().ok().filter(|v| v.is_finite());
+    let latitude = number(parts[0]).filter(|v| (-90.0..=90.0).contains(v));
+    let longitude = number(parts[1]).filter(|v| (-180.0..=180.0).contains(v));
+    let (Some(latitude), Some(longitude)) = (latitude, longitude) else {
+        return Err(bad());
+    };
+    let distance = match parts.get(2).filter(|d| !d.is_empty()) {
+        Some(d) => number(d).filter(|v| *v >= 0.0).ok_or_else(bad)?,
+        None => DEFAULT_NEAR_KM,
+    };
+    let per_unit = match parts.get(3).copied().unwrap_or("") {
+        "" | "km" => 1.0,
+        "m" => 0.001,
+        "mi" | "[mi_i]" => 1.609_344,
+        "[mi_us]" => 1.609_347_218_694_437,
+        _ => return Err(bad()),
+    };
+    Ok(ValueTest::Near {
+        latitude,
+        longitude,
+        distance_km: distance * per_unit,
+    })
+}
+
+/// A terminology modifier's value: `:in`/`:not-in` take a value set (canonical URL or
+/// `ValueSet/id`), `:above`/`:below` a `system|code`.
+pub(super) fn terminology(code: &str, modifier: &str, value: &str) -> Result<ValueTest, Issue> {
+    let test = match modifier {
+        "in" | "not-in" => TerminologyTest::In(value.to_owned()),
+        _ => {
+            let t = parse_token(value).map_err(|_| invalid(code, value, "token"))?;
+            match (t.system, t.code) {
+                (Some(Some(system)), Some(c)) => TerminologyTest::Subsumption {
+                    system,
+                    code: c,
+                    above: modifier == "above",
+                },
+                _ => return Err(invalid(code, value, ":above/:below value (system|code)")),
+            }
+        }
+    };
+    Ok(ValueTest::Terminology(test))
+}
+
+/// A `_text` / `_content` value: matched as a case- and accent-insensitive substring of the
+/// indexed text, whitespace collapsed on both sides (see `search::extract::text`).
+pub(super) fn text_search(value: &str) -> ValueTest {
+    ValueTest::String {
+        mode: StringMode::Contains,
+        value: crate::search::extract::normalize_text(value),
+    }
 }

@@ -8,7 +8,7 @@ use rusqlite::{Connection, params, params_from_iter};
 use super::schema::sql_err;
 use crate::StoreError;
 
-const TABLES: [&str; 7] = [
+const TABLES: [&str; 8] = [
     "ix_string",
     "ix_token",
     "ix_date",
@@ -16,6 +16,7 @@ const TABLES: [&str; 7] = [
     "ix_quantity",
     "ix_reference",
     "ix_uri",
+    "ix_position",
 ];
 
 /// Removes every index entry of the resource `rid`.
@@ -29,7 +30,7 @@ pub(super) fn remove(conn: &Connection, rid: i64) -> Result<(), StoreError> {
 }
 
 /// The columns of each table, in `TABLES` order.
-const COLUMNS: [&str; 7] = [
+const COLUMNS: [&str; 8] = [
     "rid, n, type, param, grp, norm, exact",
     "rid, n, type, param, grp, system, code, text",
     "rid, n, type, param, grp, low, high",
@@ -37,6 +38,7 @@ const COLUMNS: [&str; 7] = [
     "rid, n, type, param, grp, low, high, system, code, unit",
     "rid, n, type, param, grp, target_type, target_id, url",
     "rid, n, type, param, grp, uri",
+    "rid, n, type, param, grp, lat, lon, x, y, z",
 ];
 
 /// Rows per multi-row `INSERT`.
@@ -88,7 +90,22 @@ fn row(value: &EntryValue) -> (usize, Vec<SqlValue>) {
             url,
         } => (5, vec![text(target_type), text(target_id), text(url)]),
         EntryValue::Uri(uri) => (6, vec![SqlValue::Text(uri.clone())]),
+        EntryValue::Position {
+            latitude,
+            longitude,
+        } => {
+            let [x, y, z] = unit_vector(*latitude, *longitude);
+            let mut v = vec![SqlValue::Real(*latitude), SqlValue::Real(*longitude)];
+            v.extend([x, y, z].map(SqlValue::Real));
+            (7, v)
+        }
     }
+}
+
+/// The point on the unit sphere at a position (degrees): `near` compares chord lengths.
+pub(super) fn unit_vector(latitude: f64, longitude: f64) -> [f64; 3] {
+    let (lat, lon) = (latitude.to_radians(), longitude.to_radians());
+    [lat.cos() * lon.cos(), lat.cos() * lon.sin(), lat.sin()]
 }
 
 /// Inserts the entries of the resource `rid` (of type `rt`), several rows per statement.
@@ -100,7 +117,7 @@ pub(super) fn insert(
     rid: i64,
     entries: &[IndexEntry],
 ) -> Result<(), StoreError> {
-    let mut by_table: [Vec<Vec<SqlValue>>; 7] = Default::default();
+    let mut by_table: [Vec<Vec<SqlValue>>; 8] = Default::default();
     for (n, e) in entries.iter().enumerate() {
         let (table, values) = row(&e.value);
         let mut r = Vec::with_capacity(5 + values.len());

@@ -1,12 +1,15 @@
 //! `SqliteResourceStore`: the embedded `ResourceStore`, one SQLite file per tenant.
 //!
 //! Files open lazily on first use and stay open (cached per tenant) until `forget_tenant`.
+//! Each file is encrypted whole with SQLCipher under a data key of the tenant's key (see
+//! `cipher`); a tenant whose key was destroyed cannot be opened (`TenantKeyGone`).
 //! Writes go to the tenant's writer thread, which commits them in groups (see `writer`);
 //! reads use a small pool of read-only connections on the blocking pool, concurrently with
 //! the writer thanks to WAL.
 
 mod apply;
 mod changes;
+mod cipher;
 mod index_write;
 mod query;
 mod schema;
@@ -24,10 +27,14 @@ use hearth_fhir::search::query::SearchQuery;
 use hearth_tenancy::{TenantId, TenantRegistry};
 
 use self::tenant::TenantDb;
+use super::FsBlobStore;
 use crate::{
-    ChangesPage, ChangesQuery, HistoryPage, HistoryQuery, HistoryScope, ResourceKey, ResourceStore,
-    SearchIndex, SearchPage, Snapshot, StoreError, StoredVersion, WriteOp, WriteOutcome,
+    ChangesPage, ChangesQuery, HistoryPage, HistoryQuery, HistoryScope, KeyService, ResourceKey,
+    ResourceStore, SearchIndex, SearchPage, Snapshot, StoreError, StoredVersion, WriteOp,
+    WriteOutcome,
 };
+
+pub use self::cipher::DB_KEY_FILE;
 
 /// Tuning of the embedded resource store; `Default` suits a small server.
 #[derive(Debug, Clone)]
@@ -59,16 +66,24 @@ impl Default for SqliteOptions {
 pub struct SqliteResourceStore {
     registry: TenantRegistry,
     options: SqliteOptions,
+    keys: Arc<dyn KeyService>,
     tenants: Mutex<HashMap<TenantId, Arc<TenantDb>>>,
     /// Serializes first opens, so a tenant's file is opened (and its writer started) once.
     opening: tokio::sync::Mutex<()>,
 }
 
 impl SqliteResourceStore {
-    pub fn new(registry: TenantRegistry, options: SqliteOptions) -> SqliteResourceStore {
+    /// Tenants' files under `registry`, keyed with data keys of `keys` (which provisions a
+    /// tenant's key when its file is first made).
+    pub fn new(
+        registry: TenantRegistry,
+        options: SqliteOptions,
+        keys: Arc<dyn KeyService>,
+    ) -> SqliteResourceStore {
         SqliteResourceStore {
             registry,
             options,
+            keys,
             tenants: Mutex::new(HashMap::new()),
             opening: tokio::sync::Mutex::new(()),
         }
@@ -86,10 +101,23 @@ impl SqliteResourceStore {
         if let Some(db) = self.cached(tenant) {
             return Ok(db);
         }
+        let key = cipher::database_key(
+            self.keys.as_ref(),
+            tenant,
+            &self.registry.tenant_dir(tenant),
+        )
+        .await?;
         let path = self.registry.sqlite_path(tenant);
+        if cipher::is_plaintext(&path)? {
+            // A tenant of an earlier version: its blobs are sealed before its database is
+            // encrypted (which happens once), so a crash in between repeats both.
+            let blobs = FsBlobStore::new(self.registry.clone(), self.keys.clone());
+            let sealed = blobs.seal_legacy_blobs(tenant).await?;
+            tracing::info!(tenant_id = %tenant, sealed, "sealed plaintext blobs of an earlier version");
+        }
         let name = tenant.to_string();
         let options = self.options.clone();
-        let db = tokio::task::spawn_blocking(move || TenantDb::open(&name, path, &options))
+        let db = tokio::task::spawn_blocking(move || TenantDb::open(&name, path, key, &options))
             .await
             .map_err(|e| StoreError::internal("open tenant database", e))??;
         let db = Arc::new(db);

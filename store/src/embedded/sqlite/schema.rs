@@ -1,7 +1,7 @@
 //! Opening a tenant's SQLite file: pragmas, schema, and the mapping of SQLite errors.
 //!
 //! Tables: `versions` (every version, `seq` is the tenant-wide order used by history
-//! cursors), `current` (the current version of each resource) and the seven search index
+//! cursors), `current` (the current version of each resource) and the eight search index
 //! tables `ix_*` (entries of live current versions). All change in one transaction.
 
 use std::path::Path;
@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OpenFlags};
 
+use super::cipher::{DbKey, unlock};
 use crate::StoreError;
 
 const SCHEMA: &str = "
@@ -80,6 +81,13 @@ CREATE TABLE IF NOT EXISTS ix_uri (
     uri TEXT NOT NULL, grp INTEGER NOT NULL,
     PRIMARY KEY (rid, n)) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS ix_uri_value ON ix_uri (type, param, uri);
+-- Positions (`near`): degrees, and the unit vector (x, y, z) so the exact distance test is
+-- arithmetic (chord length); the index serves the latitude band prefilter.
+CREATE TABLE IF NOT EXISTS ix_position (
+    rid INTEGER NOT NULL, n INTEGER NOT NULL, type TEXT NOT NULL, param TEXT NOT NULL,
+    lat REAL NOT NULL, lon REAL NOT NULL, x REAL NOT NULL, y REAL NOT NULL, z REAL NOT NULL,
+    grp INTEGER NOT NULL, PRIMARY KEY (rid, n)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS ix_position_value ON ix_position (type, param, lat);
 ";
 
 /// Maps a SQLite error: lock contention is `Busy` (retryable), anything else `Internal`.
@@ -92,14 +100,19 @@ pub(super) fn sql_err(context: &'static str) -> impl Fn(rusqlite::Error) -> Stor
     }
 }
 
-/// Opens (creating if needed) the tenant's file for writing: WAL, `synchronous=FULL` so a
-/// commit is durable when it returns, and the schema.
-pub(super) fn open_writer(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+/// Opens (creating if needed) the tenant's file for writing, keyed with `key` (SQLCipher):
+/// WAL, `synchronous=FULL` so a commit is durable when it returns, and the schema.
+pub(super) fn open_writer(
+    path: &Path,
+    busy_timeout: Duration,
+    key: &DbKey,
+) -> Result<Connection, StoreError> {
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::internal("create tenant folder", e))?;
     }
     let conn = Connection::open(path).map_err(sql_err("open tenant database"))?;
+    unlock(&conn, key)?;
     conn.busy_timeout(busy_timeout)
         .map_err(sql_err("set busy timeout"))?;
     let mode: String = conn
@@ -142,13 +155,18 @@ fn migrate(conn: &Connection) -> Result<(), StoreError> {
     Ok(())
 }
 
-/// Opens a read-only connection on a file the writer already created.
-pub(super) fn open_reader(path: &Path, busy_timeout: Duration) -> Result<Connection, StoreError> {
+/// Opens a read-only connection, keyed with `key`, on a file the writer already created.
+pub(super) fn open_reader(
+    path: &Path,
+    busy_timeout: Duration,
+    key: &DbKey,
+) -> Result<Connection, StoreError> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY
         | OpenFlags::SQLITE_OPEN_NO_MUTEX
         | OpenFlags::SQLITE_OPEN_URI;
     let conn = Connection::open_with_flags(path, flags)
         .map_err(sql_err("open tenant database for reading"))?;
+    unlock(&conn, key)?;
     conn.busy_timeout(busy_timeout)
         .map_err(sql_err("set busy timeout"))?;
     conn.execute_batch("PRAGMA cache_size = -8000; PRAGMA temp_store = MEMORY;")

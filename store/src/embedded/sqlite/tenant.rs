@@ -10,6 +10,7 @@ use tokio::sync::{Semaphore, mpsc, oneshot};
 
 use super::SqliteOptions;
 use super::apply::Clock;
+use super::cipher::{DbKey, encrypt_if_plaintext};
 use super::schema::{open_reader, open_writer};
 use super::writer::{self, GroupLimits, WriteRequest};
 use crate::{StoreError, WriteOp, WriteOutcome};
@@ -17,6 +18,8 @@ use crate::{StoreError, WriteOp, WriteOutcome};
 pub(super) struct TenantDb {
     path: PathBuf,
     busy_timeout: Duration,
+    /// The file's SQLCipher key, for the read connections opened later.
+    key: DbKey,
     writer: mpsc::Sender<WriteRequest>,
     /// Idle read connections; at most `read_connections` are in use at once.
     readers: Mutex<Vec<Connection>>,
@@ -24,13 +27,21 @@ pub(super) struct TenantDb {
 }
 
 impl TenantDb {
-    /// Opens (creating if needed) the file and starts the writer thread. Blocking.
+    /// Opens (creating if needed) the file keyed with `key`, encrypting a file of an earlier
+    /// version first, and starts the writer thread. Blocking.
     pub(super) fn open(
         name: &str,
         path: PathBuf,
+        key: DbKey,
         options: &SqliteOptions,
     ) -> Result<TenantDb, StoreError> {
-        let conn = open_writer(&path, options.busy_timeout)?;
+        if encrypt_if_plaintext(&path, &key)? {
+            tracing::info!(
+                tenant_id = name,
+                "encrypted a tenant database of an earlier version"
+            );
+        }
+        let conn = open_writer(&path, options.busy_timeout, &key)?;
         let clock = Clock::load(&conn)?;
         let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
         let limits = GroupLimits {
@@ -41,6 +52,7 @@ impl TenantDb {
         Ok(TenantDb {
             path,
             busy_timeout: options.busy_timeout,
+            key,
             writer: tx,
             readers: Mutex::new(Vec::new()),
             read_permits: Arc::new(Semaphore::new(options.read_connections.max(1))),
@@ -72,7 +84,7 @@ impl TenantDb {
         tokio::task::spawn_blocking(move || {
             let conn = match db.readers.lock().ok().and_then(|mut idle| idle.pop()) {
                 Some(conn) => conn,
-                None => open_reader(&db.path, db.busy_timeout)?,
+                None => open_reader(&db.path, db.busy_timeout, &db.key)?,
             };
             let result = f(&conn);
             if let Ok(mut idle) = db.readers.lock() {

@@ -102,7 +102,8 @@ fn table(kind: ParamType) -> &'static str {
         ParamType::Quantity => "ix_quantity",
         ParamType::Reference => "ix_reference",
         ParamType::Uri => "ix_uri",
-        ParamType::Composite | ParamType::Special => "ix_token",
+        ParamType::Special => "ix_position",
+        ParamType::Composite => "ix_token",
     }
 }
 
@@ -112,7 +113,10 @@ fn value_kind(v: &ValueTest, kind: ParamType) -> ParamType {
         ValueTest::Token { .. }
         | ValueTest::TokenText(_)
         | ValueTest::OfType { .. }
-        | ValueTest::ReferenceIdentifier { .. } => ParamType::Token,
+        | ValueTest::ReferenceIdentifier { .. }
+        | ValueTest::Terminology(_)
+        | ValueTest::TokenSet(_) => ParamType::Token,
+        ValueTest::Near { .. } => ParamType::Special,
         ValueTest::Date { .. } => ParamType::Date,
         ValueTest::Number { .. } => ParamType::Number,
         ValueTest::Quantity { .. } => ParamType::Quantity,
@@ -610,8 +614,14 @@ fn value(sql: &mut Sql, p: &str, v: &ValueTest) {
                     .push(&format!(", 1, length({p}uri)) = {p}uri"));
             }
         },
-        // Nested composites do not occur in R4.
-        ValueTest::Composite(_) => {
+        ValueTest::Near {
+            latitude,
+            longitude,
+            distance_km,
+        } => super::special::near(sql, p, *latitude, *longitude, *distance_km),
+        ValueTest::TokenSet(sets) => super::special::token_set(sql, p, sets),
+        // Nested composites do not occur in R4; terminology is resolved before compiling.
+        ValueTest::Composite(_) | ValueTest::Terminology(_) => {
             sql.push("0");
         }
     }

@@ -9,6 +9,7 @@
 
 mod compile;
 mod include;
+mod special;
 
 use hearth_fhir::search::query::{SearchQuery, SortKey, Total};
 use hearth_fhir::search::registry::ParamType;
