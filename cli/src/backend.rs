@@ -13,7 +13,7 @@ use hearth_store::embedded::{
 };
 use hearth_store::{
     BlobStore, Envelope, JobQueue, JobStore, KeyIndex, KeyService, Partitions, ResourceStore,
-    TenantPartitions,
+    SealedJobs, TenantPartitions,
 };
 use hearth_tenancy::TenantRegistry;
 use hearth_workers::export::ExportContext;
@@ -70,13 +70,14 @@ fn embedded(config: &Config, registry: &TenantRegistry) -> anyhow::Result<Backen
         hearth_store::embedded::SqliteJobs::open(&config.data_dir)
             .context("open the export job store")?,
     );
+    let envelope = Arc::new(Envelope::new(keys));
     Ok(Backend {
         store,
         blobs,
-        jobs: jobs.clone(),
+        jobs: Arc::new(SealedJobs::new(jobs.clone(), envelope.clone())),
         queue: jobs,
         partitions: Arc::new(Partitions(vec![Arc::new(EmbeddedPartitions::new(
-            Arc::new(Envelope::new(keys)),
+            envelope,
         ))])),
         aws: None,
     })
@@ -111,7 +112,10 @@ async fn aws(config: &Config) -> anyhow::Result<Backend> {
     Ok(Backend {
         store: backend.store.clone(),
         blobs: backend.blobs.clone(),
-        jobs: backend.jobs.clone(),
+        jobs: Arc::new(SealedJobs::new(
+            backend.jobs.clone(),
+            backend.envelope.clone(),
+        )),
         queue: backend.queue.clone(),
         partitions: Arc::new(backend.partitions()),
         aws: Some(AwsParts { backend, index }),

@@ -16,6 +16,7 @@ mod jobs;
 mod key_index;
 mod keys;
 mod resource;
+mod sealed_jobs;
 mod search;
 mod search_terminology;
 mod stamp;
@@ -36,6 +37,7 @@ pub use resource::{
     Precondition, ResourceKey, ResourceStore, Snapshot, StoredVersion, WriteKind, WriteOp,
     WriteOutcome,
 };
+pub use sealed_jobs::SealedJobs;
 pub use search::{SearchIndex, SearchPage};
 pub use search_terminology::resolve_terminology;
 pub use stamp::{format_instant, stamp};

@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use hearth_store::KeyService;
 use hearth_store::conformance::{
-    blob_store_suite, job_queue_suite, job_store_suite, key_service_suite, resource_store_suite,
+    ProvisionOnUse, blob_store_suite, job_queue_suite, job_store_suite, key_service_suite,
+    resource_store_suite,
 };
 use hearth_store::embedded::{
     FsBlobStore, LocalKeyService, SqliteJobs, SqliteOptions, SqliteResourceStore,
 };
+use hearth_store::{Envelope, KeyService, SealedJobs};
 use hearth_tenancy::TenantRegistry;
 
 /// The key service of a data dir, as `hearth serve` opens it.
@@ -59,4 +60,12 @@ async fn sqlite_jobs_conform() {
     let jobs = Arc::new(SqliteJobs::open(dir.path()).unwrap());
     job_store_suite(jobs.clone()).await;
     job_queue_suite(jobs).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sealed_jobs_conform() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = Arc::new(SqliteJobs::open(dir.path()).unwrap());
+    let envelope = Arc::new(Envelope::new(Arc::new(ProvisionOnUse::new(keys(&dir)))));
+    job_store_suite(Arc::new(SealedJobs::new(jobs, envelope))).await;
 }

@@ -1,6 +1,7 @@
 //! Encryption at rest of the embedded adapters: no plaintext in any file, a wrong or destroyed
 //! key fails cleanly, plaintext databases (and blobs) of earlier versions are encrypted on
-//! open, and sealed blob segments do not open when altered, truncated, reordered or moved.
+//! open, sealed blob segments do not open when altered, truncated, reordered or moved, and job
+//! documents are sealed.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -11,11 +12,11 @@ use hearth_fhir::search::extract::extract;
 use hearth_fhir::search::index::index_entries;
 use hearth_fhir::search::registry::Registry;
 use hearth_store::embedded::{
-    DB_KEY_FILE, FsBlobStore, LocalKeyService, SqliteOptions, SqliteResourceStore,
+    DB_KEY_FILE, FsBlobStore, LocalKeyService, SqliteJobs, SqliteOptions, SqliteResourceStore,
 };
 use hearth_store::{
-    BlobKey, BlobStore, ErrorKind, KeyService, Method, Precondition, ResourceKey, ResourceStore,
-    StoreError, WriteKind, WriteOp,
+    BlobKey, BlobStore, Envelope, ErrorKind, JobId, JobRecord, JobState, JobStore, KeyService,
+    Method, Precondition, ResourceKey, ResourceStore, SealedJobs, StoreError, WriteKind, WriteOp,
 };
 use hearth_tenancy::{TenantId, TenantRegistry};
 use serde_json::{Value, json};
@@ -271,4 +272,56 @@ async fn sealed_blobs_do_not_open_when_altered_or_moved() {
         "moved to another tenant"
     );
     assert_eq!(get_blob(&store, &acme, &k).await.unwrap(), content);
+}
+
+/// Job documents (an export's request can name patients in `_typeFilter`) are sealed with the
+/// tenant's key: not in the job database in plain text, bound to their tenant and job, gone
+/// with the tenant's key; documents written before sealing still read.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn job_documents_are_sealed() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = keys(dir.path());
+    let (acme, other) = (tenant("acme"), tenant("other"));
+    keys.provision(&acme).await.unwrap();
+    keys.provision(&other).await.unwrap();
+    let raw = Arc::new(SqliteJobs::open(dir.path()).unwrap());
+    let jobs = SealedJobs::new(raw.clone(), Arc::new(Envelope::new(keys.clone())));
+    let job = |n: u8| -> JobId { format!("{n:032x}").parse().unwrap() };
+    let record = |n: u8, doc: &str| JobRecord {
+        id: job(n),
+        state: JobState::Active,
+        expires: chrono::Utc::now() + chrono::Duration::hours(1),
+        doc: doc.to_owned(),
+        revision: 1,
+    };
+    let doc = format!(r#"{{"typeFilter":"Patient?name={SECRET}"}}"#);
+    assert!(jobs.create(&acme, &record(1, &doc), 5).await.unwrap());
+    let read = jobs.get(&acme, &job(1)).await.unwrap();
+    assert_eq!(read.expect("the job").doc, doc);
+    let stored = raw.get(&acme, &job(1)).await.unwrap();
+    assert!(!stored.expect("stored").doc.contains(SECRET));
+    assert!(files_containing(dir.path(), SECRET.as_bytes()).is_empty());
+
+    // Copied to another tenant or job, the sealed document does not open.
+    let sealed = raw.get(&acme, &job(1)).await.unwrap().unwrap();
+    raw.create(&other, &record(1, &sealed.doc), 5)
+        .await
+        .unwrap();
+    raw.create(&acme, &record(2, &sealed.doc), 5).await.unwrap();
+    for (t, n) in [(&other, 1), (&acme, 2)] {
+        let err = jobs.get(t, &job(n)).await.expect_err("moved");
+        assert_eq!(err.kind(), ErrorKind::Invalid, "{err}");
+    }
+
+    // A plain document of an earlier version reads as it is.
+    raw.create(&acme, &record(3, r#"{"plain":true}"#), 5)
+        .await
+        .unwrap();
+    let plain = jobs.get(&acme, &job(3)).await.unwrap();
+    assert_eq!(plain.expect("j3").doc, r#"{"plain":true}"#);
+
+    // Without the tenant's key, the document is gone.
+    keys.destroy(&acme).await.unwrap();
+    let fresh = SealedJobs::new(raw, Arc::new(Envelope::new(keys)));
+    assert!(fresh.get(&acme, &job(1)).await.is_err());
 }

@@ -19,7 +19,8 @@ use hearth_store::embedded::{
     SqliteResourceStore,
 };
 use hearth_store::{
-    BlobStore, Envelope, JobQueue, JobStore, KeyService, ResourceStore, TenantPartitions,
+    BlobStore, Envelope, JobQueue, JobStore, KeyService, ResourceStore, SealedJobs,
+    TenantPartitions,
 };
 use hearth_tenancy::{TenantId, TenantRegistry};
 
@@ -68,6 +69,7 @@ pub async fn open(registry: &TenantRegistry, dir: &Path) -> TestBackend {
         // As `hearth serve` wires it: tenant keys under `{data_dir}/keys`.
         let keys: Arc<dyn KeyService> =
             Arc::new(LocalKeyService::open(&dir.join("keys")).expect("open the key folder"));
+        let envelope = Arc::new(Envelope::new(keys.clone()));
         TestBackend {
             store: Arc::new(SqliteResourceStore::new(
                 registry.clone(),
@@ -75,11 +77,9 @@ pub async fn open(registry: &TenantRegistry, dir: &Path) -> TestBackend {
                 keys.clone(),
             )),
             blobs: Arc::new(FsBlobStore::new(registry.clone(), keys.clone())),
-            jobs: jobs.clone(),
+            jobs: Arc::new(SealedJobs::new(jobs.clone(), envelope.clone())),
             queue: jobs,
-            partitions: Some(Arc::new(EmbeddedPartitions::new(Arc::new(Envelope::new(
-                keys,
-            ))))),
+            partitions: Some(Arc::new(EmbeddedPartitions::new(envelope))),
             settle: Duration::ZERO,
         }
     }
@@ -109,7 +109,10 @@ async fn aws() -> TestBackend {
     TestBackend {
         store: backend.store.clone(),
         blobs: backend.blobs.clone(),
-        jobs: backend.jobs.clone(),
+        jobs: Arc::new(SealedJobs::new(
+            backend.jobs.clone(),
+            backend.envelope.clone(),
+        )),
         queue: backend.queue.clone(),
         partitions: Some(Arc::new(backend.partitions())),
         settle: SETTLE,

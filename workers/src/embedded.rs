@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hearth_store::embedded::SqliteJobs;
-use hearth_store::{BlobStore, JobQueue, ResourceStore, StoreError};
+use hearth_store::{BlobStore, Envelope, JobQueue, ResourceStore, SealedJobs, StoreError};
 use tokio::task::JoinHandle;
 
 use crate::export::{ExportContext, ExportOptions, ExportService, ExportWorker, sweep_expired};
@@ -14,18 +14,20 @@ use crate::export::{ExportContext, ExportOptions, ExportService, ExportWorker, s
 /// How often expired jobs are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
 
-/// The export context and queue of an embedded data dir.
+/// The export context and queue of an embedded data dir; job documents are sealed with the
+/// tenants' keys through `envelope`.
 pub fn embedded_export(
     data_dir: &Path,
     resources: Arc<dyn ResourceStore>,
     blobs: Arc<dyn BlobStore>,
+    envelope: Arc<Envelope>,
     options: ExportOptions,
 ) -> Result<(Arc<ExportContext>, Arc<dyn JobQueue>), StoreError> {
     let jobs = Arc::new(SqliteJobs::open(data_dir)?);
     let ctx = Arc::new(ExportContext {
         resources,
         blobs,
-        jobs: jobs.clone(),
+        jobs: Arc::new(SealedJobs::new(jobs.clone(), envelope)),
         options,
     });
     Ok((ctx, jobs))

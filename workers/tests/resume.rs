@@ -35,7 +35,7 @@ async fn setup(options: ExportOptions, patients: usize) -> Setup {
         SqliteOptions::default(),
         keys.clone(),
     ));
-    let blobs = Arc::new(FsBlobStore::new(registry, keys));
+    let blobs = Arc::new(FsBlobStore::new(registry, keys.clone()));
     let ops = (0..patients)
         .map(|i| WriteOp {
             key: ResourceKey::new("Patient".parse().unwrap(), format!("p{i}").parse().unwrap()),
@@ -52,7 +52,14 @@ async fn setup(options: ExportOptions, patients: usize) -> Setup {
         })
         .collect();
     store.write(&tenant, ops).await.unwrap();
-    let (ctx, queue) = hearth_workers::embedded_export(dir.path(), store, blobs, options).unwrap();
+    let (ctx, queue) = hearth_workers::embedded_export(
+        dir.path(),
+        store,
+        blobs,
+        Arc::new(hearth_store::Envelope::new(keys)),
+        options,
+    )
+    .unwrap();
     let service = hearth_workers::export_service(&ctx, &queue);
     Setup {
         _dir: dir,

@@ -5,25 +5,23 @@
 //! Runs when `HEARTH_TEST_EMULATORS=1`, against the DynamoDB endpoint in
 //! `HEARTH_TEST_AWS_ENDPOINT`; each test makes its own table.
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::config::{BehaviorVersion, Credentials, Region};
 use aws_sdk_dynamodb::types::AttributeValue;
 use hearth_aws::S3BlobStore;
 use hearth_aws::dynamo::{DynamoStore, IndexMode, MAX_STAGED_OPS, create_table};
 use hearth_fhir::VersionId;
+use hearth_store::conformance::ProvisionOnUse;
 use hearth_store::embedded::LocalKeyService;
 use hearth_store::{
-    DataKey, Envelope, HistoryQuery, HistoryScope, KeyIndex, KeyService, Method, Precondition,
-    ResourceKey, ResourceStore, StoreError, WriteKind, WriteOp, WriteOutcome,
+    Envelope, HistoryQuery, HistoryScope, KeyIndex, Method, Precondition, ResourceKey,
+    ResourceStore, StoreError, WriteKind, WriteOp, WriteOutcome,
 };
 use hearth_tenancy::TenantId;
 use serde_json::{Value, json};
-use zeroize::Zeroizing;
 
 /// The DynamoDB endpoint, or `None` (after saying so) when emulator tests are off.
 fn endpoint(test: &str) -> Option<String> {
@@ -49,42 +47,6 @@ fn client(endpoint: &str) -> Client {
     Client::from_conf(config)
 }
 
-/// Local tenant keys, each provisioned on first use (once, before any concurrent use): the
-/// suites make fresh tenants that no tenant registry has provisioned.
-struct ProvisionOnUse {
-    keys: LocalKeyService,
-    provisioned: tokio::sync::Mutex<HashSet<TenantId>>,
-}
-
-#[async_trait]
-impl KeyService for ProvisionOnUse {
-    async fn provision(&self, tenant: &TenantId) -> Result<(), StoreError> {
-        let mut provisioned = self.provisioned.lock().await;
-        if !provisioned.contains(tenant) {
-            self.keys.provision(tenant).await?;
-            provisioned.insert(tenant.clone());
-        }
-        Ok(())
-    }
-
-    async fn generate(&self, tenant: &TenantId) -> Result<DataKey, StoreError> {
-        self.provision(tenant).await?;
-        self.keys.generate(tenant).await
-    }
-
-    async fn unwrap(
-        &self,
-        tenant: &TenantId,
-        wrapped: &[u8],
-    ) -> Result<Zeroizing<[u8; 32]>, StoreError> {
-        self.keys.unwrap(tenant, wrapped).await
-    }
-
-    async fn destroy(&self, tenant: &TenantId) -> Result<(), StoreError> {
-        self.keys.destroy(tenant).await
-    }
-}
-
 /// A store on a fresh table, and the folder of its keys (removed on drop).
 struct Fixture {
     client: Client,
@@ -102,10 +64,9 @@ impl Drop for Fixture {
 /// Envelope encryption with local tenant keys in `keys`, provisioned on first use.
 fn envelope_in(keys: &Path) -> Arc<Envelope> {
     let service = LocalKeyService::open(keys).expect("key folder");
-    Arc::new(Envelope::new(Arc::new(ProvisionOnUse {
-        keys: service,
-        provisioned: tokio::sync::Mutex::new(HashSet::new()),
-    })))
+    Arc::new(Envelope::new(Arc::new(ProvisionOnUse::new(Arc::new(
+        service,
+    )))))
 }
 
 async fn fixture(endpoint: &str) -> Fixture {

@@ -8,12 +8,15 @@
 mod blob;
 mod jobs;
 mod keys;
+mod provision_on_use;
 mod resource_basic;
 mod resource_changes;
 mod resource_concurrency;
 mod resource_history;
 mod resource_search;
 mod resource_search_special;
+
+pub use provision_on_use::ProvisionOnUse;
 
 use std::sync::Arc;
 
