@@ -12,6 +12,7 @@ use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use aws_sdk_kms::operation::generate_data_key::builders::GenerateDataKeyFluentBuilder;
 use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::{DataKeySpec, KeyMetadata, KeyState, Tag};
 use hearth_store::{DataKey, KeyService, StoreError};
@@ -90,14 +91,7 @@ impl KmsKeyService {
         let deadline = Instant::now() + self.ready_timeout;
         let mut pause = Duration::from_millis(200);
         loop {
-            let attempt = self
-                .client
-                .generate_data_key()
-                .key_id(self.alias(tenant))
-                .key_spec(DataKeySpec::Aes256)
-                .set_encryption_context(Some(Self::context(tenant)))
-                .send()
-                .await;
+            let attempt = self.generate_request(tenant).send().await;
             match attempt {
                 Ok(_) => return Ok(()),
                 Err(e)
@@ -160,6 +154,15 @@ impl KmsKeyService {
             Err(e) if error_code(&e) == Some("KMSInvalidStateException") => Ok(()),
             Err(e) => Err(sdk_error("schedule tenant key deletion", e)),
         }
+    }
+
+    /// A 256-bit data key under the tenant's alias, with the tenant's encryption context.
+    fn generate_request(&self, tenant: &TenantId) -> GenerateDataKeyFluentBuilder {
+        self.client
+            .generate_data_key()
+            .key_id(self.alias(tenant))
+            .key_spec(DataKeySpec::Aes256)
+            .set_encryption_context(Some(Self::context(tenant)))
     }
 
     fn context(tenant: &TenantId) -> HashMap<String, String> {
@@ -231,15 +234,7 @@ impl KeyService for KmsKeyService {
     }
 
     async fn generate(&self, tenant: &TenantId) -> Result<DataKey, StoreError> {
-        let output = match self
-            .client
-            .generate_data_key()
-            .key_id(self.alias(tenant))
-            .key_spec(DataKeySpec::Aes256)
-            .set_encryption_context(Some(Self::context(tenant)))
-            .send()
-            .await
-        {
+        let output = match self.generate_request(tenant).send().await {
             Ok(output) => output,
             Err(e) => {
                 return Err(key_error("generate data key", tenant, error_code(&e))

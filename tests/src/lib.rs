@@ -16,6 +16,9 @@ use hearth_workers::export::ExportOptions;
 use serde_json::Value;
 
 pub mod backend;
+mod export;
+
+pub use export::KICKOFF;
 
 /// A running server; dropped at the end of the test with its data dir.
 pub struct TestServer {

@@ -244,44 +244,9 @@ async fn export_jobs_leave_audit_records() {
         .send("POST", "Patient", Some(&patient("Exported")), &[])
         .await;
     assert_eq!(reply.status, 201);
-    server.settle().await;
-    let reply = server
-        .send(
-            "GET",
-            "$export?_type=Patient",
-            None,
-            &[
-                ("accept", "application/fhir+json"),
-                ("prefer", "respond-async"),
-            ],
-        )
-        .await;
-    assert_eq!(
-        reply.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
-    let status_url = reply.header("content-location").unwrap().to_owned();
+    let status_url = server.kickoff_export("$export?_type=Patient").await;
     let job = status_url.rsplit('/').next().unwrap().to_owned();
-
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let reply = server.send("GET", &status_url, None, &[]).await;
-        match reply.status {
-            200 => break,
-            // In progress, or polled too often: wait as Retry-After says.
-            202 | 429 => {
-                assert!(Instant::now() < deadline, "export did not finish in 60 s");
-                let secs: u64 = reply
-                    .header("retry-after")
-                    .and_then(|s| s.parse().ok())
-                    .unwrap_or(1);
-                tokio::time::sleep(Duration::from_secs(secs)).await;
-            }
-            other => panic!("status {other}: {}", String::from_utf8_lossy(&reply.bytes)),
-        }
-    }
+    server.await_manifest(&status_url).await;
 
     // The worker logs completion just after it saves the manifest.
     let of_job = |records: &[Value], event: &str| {

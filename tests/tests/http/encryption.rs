@@ -6,7 +6,6 @@
 //! check encryption (KMS envelopes, SSE-KMS).
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 use hearth_tests::TestServer;
 use serde_json::json;
@@ -56,53 +55,21 @@ fn all_files(dir: &Path) -> Vec<PathBuf> {
 
 /// Exports the tenant's Patients and waits for the manifest; the number of files.
 async fn export_patients(s: &TestServer, base: &str) -> usize {
-    let kickoff = [
-        ("accept", "application/fhir+json"),
-        ("prefer", "respond-async"),
-    ];
-    let reply = s
-        .send(
-            "GET",
-            // The filter names the patient: the job's record must not show it either.
-            &format!(
-                "{base}/$export?_type=Patient&_typeFilter=Patient%3Fidentifier%3D{IDENTIFIER}"
-            ),
-            None,
-            &kickoff,
-        )
+    // The filter names the patient: the job's record must not show it either.
+    let status_url = s
+        .kickoff_export(&format!(
+            "{base}/$export?_type=Patient&_typeFilter=Patient%3Fidentifier%3D{IDENTIFIER}"
+        ))
         .await;
-    assert_eq!(
-        reply.status,
-        202,
-        "{}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
-    let status_url = reply
-        .header("content-location")
-        .expect("status URL")
-        .to_owned();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let reply = s.send("GET", &status_url, None, &[]).await;
-        match reply.status {
-            200 => {
-                let manifest = reply.json();
-                let files = manifest["output"].as_array().expect("output").clone();
-                for file in &files {
-                    let url = file["url"].as_str().expect("file URL");
-                    let got = s.send("GET", url, None, &[]).await;
-                    assert_eq!(got.status, 200, "{url}");
-                    assert!(String::from_utf8_lossy(&got.bytes).contains(FAMILY));
-                }
-                return files.len();
-            }
-            202 => {
-                assert!(Instant::now() < deadline, "export did not finish in 60 s");
-                tokio::time::sleep(Duration::from_millis(500)).await;
-            }
-            other => panic!("status {other}: {}", String::from_utf8_lossy(&reply.bytes)),
-        }
+    let (manifest, _) = s.await_manifest(&status_url).await;
+    let files = manifest["output"].as_array().expect("output").clone();
+    for file in &files {
+        let url = file["url"].as_str().expect("file URL");
+        let got = s.send("GET", url, None, &[]).await;
+        assert_eq!(got.status, 200, "{url}");
+        assert!(String::from_utf8_lossy(&got.bytes).contains(FAMILY));
     }
+    files.len()
 }
 
 #[tokio::test]

@@ -3,15 +3,10 @@
 
 use std::collections::BTreeMap;
 use std::io::Read;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use hearth_tests::{Reply, TestServer, patient, test_export_options};
+use hearth_tests::{KICKOFF, TestServer, patient, test_export_options};
 use serde_json::{Value, json};
-
-const KICKOFF: [(&str, &str); 2] = [
-    ("accept", "application/fhir+json"),
-    ("prefer", "respond-async"),
-];
 
 async fn create(server: &TestServer, body: Value) -> String {
     let rt = body["resourceType"].as_str().unwrap().to_owned();
@@ -30,52 +25,6 @@ fn observation(patient: &str, code: &str, status: &str) -> Value {
            "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
            "subject": {"reference": format!("Patient/{patient}")},
            "valueQuantity": {"value": 1.5, "unit": "mg", "system": "http://unitsofmeasure.org", "code": "mg"}})
-}
-
-/// Kicks off `path` (relative to the base) and returns the status URL.
-async fn kickoff(server: &TestServer, path: &str) -> String {
-    server.settle().await;
-    let reply = server.send("GET", path, None, &KICKOFF).await;
-    assert_eq!(
-        reply.status,
-        202,
-        "{path}: {}",
-        String::from_utf8_lossy(&reply.bytes)
-    );
-    let location = reply
-        .header("content-location")
-        .expect("Content-Location")
-        .to_owned();
-    assert!(
-        location.starts_with(&server.base),
-        "absolute status URL: {location}"
-    );
-    location
-}
-
-/// Polls a status URL as the IG says (honouring Retry-After) until the manifest arrives.
-async fn wait(server: &TestServer, status_url: &str) -> (Value, Reply) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let reply = server.send("GET", status_url, None, &[]).await;
-        match reply.status {
-            200 => {
-                assert!(reply.header("expires").is_some(), "Expires on the manifest");
-                return (reply.json(), reply);
-            }
-            202 => {
-                assert!(reply.header("x-progress").is_some(), "X-Progress");
-                let secs: u64 = reply
-                    .header("retry-after")
-                    .expect("Retry-After")
-                    .parse()
-                    .expect("integer Retry-After");
-                assert!(Instant::now() < deadline, "export did not finish in 60 s");
-                tokio::time::sleep(Duration::from_secs(secs)).await;
-            }
-            other => panic!("status {other}: {}", String::from_utf8_lossy(&reply.bytes)),
-        }
-    }
 }
 
 /// Downloads every file of a manifest section: `type -> lines` (parsed).
@@ -142,8 +91,8 @@ async fn system_export_with_manifest_and_files() {
     )
     .await;
 
-    let status_url = kickoff(&server, "$export").await;
-    let (manifest, _) = wait(&server, &status_url).await;
+    let status_url = server.kickoff_export("$export").await;
+    let (manifest, _) = server.await_manifest(&status_url).await;
     assert_eq!(manifest["request"], format!("{}/$export", server.base));
     assert_eq!(manifest["requiresAccessToken"], true);
     assert!(manifest["transactionTime"].as_str().unwrap().ends_with('Z'));
@@ -203,16 +152,18 @@ async fn type_since_elements_and_type_filter() {
     let _prelim = create(&server, observation(&p1, "1-1", "preliminary")).await;
     let gone = create(&server, patient("Gone")).await;
 
-    let (manifest, _) = wait(&server, &kickoff(&server, "$export?_type=Observation&_typeFilter=Observation%3Fcode%3Dhttp%3A%2F%2Floinc.org%7C1-1%26status%3Dfinal").await).await;
+    let (manifest, _) = server.await_manifest(&server.kickoff_export("$export?_type=Observation&_typeFilter=Observation%3Fcode%3Dhttp%3A%2F%2Floinc.org%7C1-1%26status%3Dfinal").await).await;
     let files = download(&server, &manifest, "output").await;
     assert_eq!(files.keys().collect::<Vec<_>>(), ["Observation"]);
     assert_eq!(ids(&files["Observation"]), [keep], "_typeFilter");
 
-    let (manifest, _) = wait(
-        &server,
-        &kickoff(&server, "$export?_type=Patient&_elements=gender").await,
-    )
-    .await;
+    let (manifest, _) = server
+        .await_manifest(
+            &server
+                .kickoff_export("$export?_type=Patient&_elements=gender")
+                .await,
+        )
+        .await;
     let files = download(&server, &manifest, "output").await;
     for p in &files["Patient"] {
         assert!(p.get("name").is_none() && p["gender"] == "female", "{p}");
@@ -239,7 +190,9 @@ async fn type_since_elements_and_type_filter() {
         204
     );
     let path = format!("$export?_since={}", since.replace('+', "%2B"));
-    let (manifest, _) = wait(&server, &kickoff(&server, &path).await).await;
+    let (manifest, _) = server
+        .await_manifest(&server.kickoff_export(&path).await)
+        .await;
     let files = download(&server, &manifest, "output").await;
     assert_eq!(files.keys().collect::<Vec<_>>(), ["Patient"], "{manifest}");
     assert_eq!(ids(&files["Patient"]), [p1]);
@@ -277,11 +230,13 @@ async fn patient_and_group_exports_follow_compartments() {
     )
     .await;
 
-    let (manifest, _) = wait(
-        &server,
-        &kickoff(&server, &format!("Group/{group}/$export")).await,
-    )
-    .await;
+    let (manifest, _) = server
+        .await_manifest(
+            &server
+                .kickoff_export(&format!("Group/{group}/$export"))
+                .await,
+        )
+        .await;
     let files = download(&server, &manifest, "output").await;
     assert!(
         !files.contains_key("Organization"),
@@ -297,11 +252,13 @@ async fn patient_and_group_exports_follow_compartments() {
         sorted(vec![oa.clone(), ob.clone()])
     );
 
-    let (manifest, _) = wait(
-        &server,
-        &kickoff(&server, "Patient/$export?_type=Patient,Observation").await,
-    )
-    .await;
+    let (manifest, _) = server
+        .await_manifest(
+            &server
+                .kickoff_export("Patient/$export?_type=Patient,Observation")
+                .await,
+        )
+        .await;
     let files = download(&server, &manifest, "output").await;
     assert_eq!(files["Patient"].len(), 3);
     assert_eq!(files["Observation"].len(), 3);
@@ -319,7 +276,9 @@ async fn patient_and_group_exports_follow_compartments() {
         "{}",
         String::from_utf8_lossy(&reply.bytes)
     );
-    let (manifest, _) = wait(&server, reply.header("content-location").unwrap()).await;
+    let (manifest, _) = server
+        .await_manifest(reply.header("content-location").unwrap())
+        .await;
     assert_eq!(
         manifest["request"],
         format!("{}/Patient/$export", server.base)
@@ -337,15 +296,15 @@ async fn patient_and_group_exports_follow_compartments() {
 async fn parquet_files() {
     let server = TestServer::start().await;
     create(&server, patient("P")).await;
-    let (manifest, _) = wait(
-        &server,
-        &kickoff(
-            &server,
-            "$export?_outputFormat=application%2Fvnd.apache.parquet&_type=Patient",
+    let (manifest, _) = server
+        .await_manifest(
+            &server
+                .kickoff_export(
+                    "$export?_outputFormat=application%2Fvnd.apache.parquet&_type=Patient",
+                )
+                .await,
         )
-        .await,
-    )
-    .await;
+        .await;
     let file = &manifest["output"][0];
     assert_eq!(
         (file["type"].as_str(), file["count"].as_u64()),
@@ -390,7 +349,9 @@ async fn bad_kickoffs_are_400() {
         )
         .await;
     assert_eq!(reply.status, 202);
-    let (manifest, _) = wait(&server, reply.header("content-location").unwrap()).await;
+    let (manifest, _) = server
+        .await_manifest(reply.header("content-location").unwrap())
+        .await;
     let errors = download(&server, &manifest, "error").await;
     let text = errors["OperationOutcome"][0]["issue"][0]["diagnostics"]
         .as_str()
@@ -478,8 +439,8 @@ async fn authorization_and_tenant_isolation() {
 async fn concurrency_limit_and_polling_too_fast() {
     // No workers: jobs stay accepted, so the limit and the polling rule show.
     let server = TestServer::with_export(test_export_options(), 0).await;
-    let first = kickoff(&server, "$export").await;
-    kickoff(&server, "$export").await;
+    let first = server.kickoff_export("$export").await;
+    server.kickoff_export("$export").await;
     let reply = server.send("GET", "$export", None, &KICKOFF).await;
     assert_eq!(reply.outcome(429), "throttled");
     assert!(reply.header("retry-after").is_some());
@@ -502,7 +463,7 @@ async fn concurrency_limit_and_polling_too_fast() {
     // Cancelling an accepted job frees its slot.
     assert_eq!(server.send("DELETE", &first, None, &[]).await.status, 202);
     server.send("GET", &first, None, &[]).await.outcome(404);
-    kickoff(&server, "$export").await;
+    server.kickoff_export("$export").await;
 }
 
 #[tokio::test]
@@ -517,7 +478,9 @@ async fn files_roll_at_the_size_limit() {
     for i in 0..5 {
         created.push(create(&server, patient(&format!("P{i}"))).await);
     }
-    let (manifest, _) = wait(&server, &kickoff(&server, "$export?_type=Patient").await).await;
+    let (manifest, _) = server
+        .await_manifest(&server.kickoff_export("$export?_type=Patient").await)
+        .await;
     let counts: Vec<u64> = manifest["output"]
         .as_array()
         .unwrap()
@@ -578,7 +541,9 @@ async fn include_associated_provenance() {
     ];
     for (value, expected) in cases {
         let path = format!("$export?_type=Observation&includeAssociatedData={value}");
-        let (manifest, _) = wait(&server, &kickoff(&server, &path).await).await;
+        let (manifest, _) = server
+            .await_manifest(&server.kickoff_export(&path).await)
+            .await;
         let files = download(&server, &manifest, "output").await;
         assert_eq!(
             files.keys().collect::<Vec<_>>(),
@@ -593,7 +558,9 @@ async fn include_associated_provenance() {
 async fn signed_file_urls() {
     let server = TestServer::with_signed_export_urls().await;
     create(&server, patient("P")).await;
-    let (manifest, _) = wait(&server, &kickoff(&server, "$export?_type=Patient").await).await;
+    let (manifest, _) = server
+        .await_manifest(&server.kickoff_export("$export?_type=Patient").await)
+        .await;
     assert_eq!(manifest["requiresAccessToken"], false);
     let url = manifest["output"][0]["url"].as_str().unwrap().to_owned();
     assert!(
@@ -635,7 +602,9 @@ async fn binary_goes_out_as_document_reference() {
         String::from_utf8_lossy(&reply.bytes)
     );
     let id = reply.json()["id"].as_str().unwrap().to_owned();
-    let (manifest, _) = wait(&server, &kickoff(&server, "$export?_type=Binary").await).await;
+    let (manifest, _) = server
+        .await_manifest(&server.kickoff_export("$export?_type=Binary").await)
+        .await;
     let files = download(&server, &manifest, "output").await;
     let docs = &files["DocumentReference"];
     assert_eq!(docs.len(), 1);
@@ -662,7 +631,9 @@ async fn parquet_files_end_at_a_row_count() {
         create(&server, patient(&format!("P{i}"))).await;
     }
     let path = "$export?_type=Patient&_outputFormat=parquet";
-    let (manifest, _) = wait(&server, &kickoff(&server, path).await).await;
+    let (manifest, _) = server
+        .await_manifest(&server.kickoff_export(path).await)
+        .await;
     let counts: Vec<u64> = manifest["output"]
         .as_array()
         .unwrap()
