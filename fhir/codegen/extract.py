@@ -26,7 +26,8 @@ Shape of ``model.json`` (compact, keys short on purpose)::
                               "n": 1,                # min, absent when 0
                               "x": "*",              # max, absent when "1"
                               "r": "item",           # contentReference, below the type
-                              "b": "http://..."}]}], # required binding on a code element
+                              "b": "http://...",     # required binding on a code element
+                              "s": 1}]}],            # isSummary, absent when false
      "valueSets": {"http://hl7.org/fhir/ValueSet/administrative-gender": ["male", ...]},
      "skippedValueSets": {"url": "reason"}}
 
@@ -35,6 +36,10 @@ Type codes: FHIRPath system types (``http://hl7.org/fhirpath/System.String``) us
 ``structuredefinition-fhir-type`` extension (``string``, ``uri``...). The R4 snapshots give
 ``Resource.id`` that system type with fhir-type ``string``; the JSON format and the resource
 definition page say it is an ``id``, so the root ``id`` of every resource is given type ``id``.
+
+Summary flags: ``s`` is the snapshot's ``isSummary`` on every element of every type. What
+``_summary=true`` keeps is decided by the top-level elements of a resource; a kept element is
+returned whole, so the flags below the top level (and on datatypes) are informational.
 
 Value sets: taken from the expansions package (``expansion.contains``, recursively). A value set
 not expanded there falls back to its ``compose`` when every include is a whole code system or an
@@ -170,6 +175,8 @@ def main(argv: list[str]) -> int:
             if b and b.get("strength") == "required" and codes == ["code"] and b.get("valueSet"):
                 row["b"] = canonical_url(b["valueSet"])
                 bound.add(row["b"])
+            if e.get("isSummary"):
+                row["s"] = 1
             if sd["kind"] == "primitive-type" and rel == "value":
                 for t in e.get("type", []):
                     for ext in t.get("extension", []):

@@ -74,6 +74,8 @@ pub fn operation(interaction: I, rt: Option<ResourceType>) -> Option<Operation> 
         ),
         (I::Read, Some(rt)) => errors(
             common(op.summary(Some(format!("Read a {rt}"))).parameter_ref(param_ref("id")))
+                .parameter_ref(param_ref("read_summary"))
+                .parameter_ref(param_ref("read_elements"))
                 .parameter_ref(param_ref("If-None-Match"))
                 .parameter_ref(param_ref("If-Modified-Since"))
                 .response("200", read_response(rt))
@@ -83,6 +85,8 @@ pub fn operation(interaction: I, rt: Option<ResourceType>) -> Option<Operation> 
         (I::Vread, Some(rt)) => errors(
             common(op.summary(Some(format!("Read a version of a {rt}"))).parameter_ref(param_ref("id")))
                 .parameter_ref(param_ref("vid"))
+                .parameter_ref(param_ref("read_summary"))
+                .parameter_ref(param_ref("read_elements"))
                 .response("200", read_response(rt)),
             &["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotAcceptable", "Gone"],
         ),

@@ -200,6 +200,29 @@ pub fn components() -> Vec<(String, RefOr<Parameter>)> {
             ),
         ),
         (
+            "read_summary",
+            param(
+                "_summary",
+                Query,
+                false,
+                enumerated(&["true", "text", "data", "false"]),
+                "Returns a subset, tagged `SUBSETTED`: `true` the elements marked summary in the R4 \
+                 definition, `text` the narrative, `data` all but the narrative; `id`, `meta` and \
+                 mandatory elements always.",
+            ),
+        ),
+        (
+            "read_elements",
+            param(
+                "_elements",
+                Query,
+                false,
+                string(None),
+                "Comma-separated top-level element names to return (plus `id`, `meta` and \
+                 mandatory elements), tagged `SUBSETTED`.",
+            ),
+        ),
+        (
             "crit_id",
             param(
                 "_id",

@@ -1,4 +1,5 @@
-//! Instance-level interactions: read, vread, update, patch, delete (`/{type}/{id}`).
+//! Instance-level interactions: read, vread (both with `_summary` and `_elements`), update,
+//! patch, delete (`/{type}/{id}`).
 
 use axum::body::Body;
 use axum::extract::{Path, RawQuery, State};
@@ -9,6 +10,7 @@ use hearth_fhir::{ResourceId, ResourceType, VersionId};
 use super::binary;
 use super::params::Params;
 use super::render::{render_done, render_json, version_headers};
+use super::search_subset::Subset;
 use crate::auth::{Caller, Guard};
 use crate::body::{parse_json, read_limited};
 use crate::context::Ctx;
@@ -43,6 +45,7 @@ pub async fn read(
     let (ctx, rt, id) = parse_path(&state, &headers, path, caller)?;
     let guard = ctx.allow(&[Interaction::Read], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
+    let subset = Subset::from_read_params(&params.rest)?;
     let version = interaction::read_current(&ctx, rt, &id).await?;
     guard.check_stored(&ctx.base, &version)?;
     if not_modified(&headers, &version)? {
@@ -51,7 +54,7 @@ pub async fn read(
         version_headers(&mut response, &ctx, &version, false);
         return Ok(response);
     }
-    respond_with_version(&ctx, &params, version).await
+    respond_with_version(&ctx, &params, &subset, version).await
 }
 
 /// `GET|HEAD /{type}/{id}/_history/{vid}`.
@@ -66,14 +69,16 @@ pub async fn vread(
     let guard = ctx.allow(&[Interaction::Read], rt.as_str())?;
     let vid: VersionId = vid.parse()?;
     let params = Params::parse(q.as_deref(), &headers)?;
+    let subset = Subset::from_read_params(&params.rest)?;
     let version = interaction::read_version(&ctx, rt, &id, vid).await?;
     guard.check_stored(&ctx.base, &version)?;
-    respond_with_version(&ctx, &params, version).await
+    respond_with_version(&ctx, &params, &subset, version).await
 }
 
 async fn respond_with_version(
     ctx: &Ctx,
     params: &Params,
+    subset: &Subset,
     version: hearth_store::StoredVersion,
 ) -> Result<Response, ApiError> {
     let rt = version.key.rt;
@@ -85,6 +90,11 @@ async fn respond_with_version(
         binary_json_with_data(ctx, &version).await?
     } else {
         version.body.clone().unwrap_or_default()
+    };
+    let bytes = if subset.is_subsetted() {
+        subset.apply(rt, &bytes)?.into()
+    } else {
+        bytes
     };
     let mut response = render_json(StatusCode::OK, bytes, params.pretty)?;
     version_headers(&mut response, ctx, &version, false);

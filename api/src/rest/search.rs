@@ -22,7 +22,7 @@ use hearth_fhir::search::registry::Registry;
 
 use super::params::Params;
 use super::render::render_json;
-use super::search_subset::subset;
+use super::search_subset::Subset;
 use crate::auth::{Caller, Guard};
 use crate::body::read_limited;
 use crate::context::Ctx;
@@ -177,6 +177,10 @@ async fn search(
         page.total,
         &links,
     );
+    let subset = Subset {
+        summary: parsed.summary,
+        elements: parsed.elements.clone(),
+    };
     let entries = page
         .matches
         .iter()
@@ -188,7 +192,7 @@ async fn search(
         let full_url = ctx.full_url(version.key.rt, &version.key.id);
         let subsetted;
         let resource: &[u8] = if parsed.is_subsetted() {
-            subsetted = subset(version.key.rt, body, &parsed)?;
+            subsetted = subset.apply(version.key.rt, body)?;
             &subsetted
         } else {
             body

@@ -50,6 +50,9 @@ struct RawElement {
     r: Option<String>,
     /// Required value set (code elements).
     b: Option<String>,
+    /// `isSummary`, `1` when set.
+    #[serde(default)]
+    s: u8,
 }
 
 pub(super) fn build(json: &str) -> Model {
@@ -154,6 +157,7 @@ fn add_type(model: &mut Model, raw: RawType) {
             types: Vec::new(),
             children: None,
             binding,
+            summary: e.s != 0,
             slot: slot as u8,
         });
         let g = &mut model.groups[group.0 as usize];

@@ -60,6 +60,18 @@ pub fn element(type_code: &str, path: &str) -> Option<&'static ElementDef> {
     found
 }
 
+/// Whether the top-level element `name` of a resource type is marked `isSummary` in the R4
+/// base definition. `name` is either the element's defined name (`value[x]`, `birthDate`) or a
+/// JSON member naming it (`valueQuantity`, `_birthDate`); unknown names are not summary.
+pub fn is_summary(resource_type: ResourceType, name: &str) -> bool {
+    let elements = resource_definition(resource_type).elements();
+    if let Some(e) = elements.element_named(name) {
+        return e.summary;
+    }
+    let json_name = name.strip_prefix('_').unwrap_or(name);
+    elements.child(json_name).is_some_and(|c| c.element.summary)
+}
+
 /// Index of a type in [`Model`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct TypeId(pub(crate) u32);
@@ -246,6 +258,9 @@ pub struct ElementDef {
     pub max: Max,
     /// `#Questionnaire.item` for `Questionnaire.item.item`.
     pub content_reference: Option<String>,
+    /// `isSummary` in the base definition: part of what `_summary=true` returns (for a
+    /// top-level element of a resource).
+    pub summary: bool,
     pub(crate) types: Vec<ElementType>,
     pub(crate) children: Option<GroupId>,
     pub(crate) binding: Option<ValueSetId>,

@@ -222,6 +222,20 @@ pub struct Include {
     pub iterate: bool,
 }
 
+impl Summary {
+    /// The value of a `_summary` parameter (`true`, `text`, `data`, `count`, `false`).
+    pub fn parse(value: &str) -> Option<Summary> {
+        Some(match value {
+            "true" => Summary::True,
+            "text" => Summary::Text,
+            "data" => Summary::Data,
+            "count" => Summary::Count,
+            "false" => Summary::False,
+            _ => return None,
+        })
+    }
+}
+
 impl SearchQuery {
     /// Whether resources are subsetted (`_summary` other than `false`, or `_elements`).
     pub fn is_subsetted(&self) -> bool {

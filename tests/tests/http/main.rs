@@ -24,3 +24,4 @@ mod search_bundle;
 mod search_many;
 mod search_params;
 mod search_special;
+mod summary;

@@ -136,13 +136,8 @@ pub fn parse_search(
                 Ok(())
             }
             "_summary" => {
-                let summary = match value.as_str() {
-                    "true" => Summary::True,
-                    "text" => Summary::Text,
-                    "data" => Summary::Data,
-                    "count" => Summary::Count,
-                    "false" => Summary::False,
-                    _ => return Err(invalid(format!("_summary: invalid value '{value}'"))),
+                let Some(summary) = Summary::parse(value) else {
+                    return Err(invalid(format!("_summary: invalid value '{value}'")));
                 };
                 if summary == Summary::Count {
                     query.count = 0;
