@@ -276,12 +276,20 @@ pub(super) fn filter(sql: &mut Sql, scope: Scope<'_>, alias: &str, f: &Filter) {
         Test::Chain(branches) => {
             member(sql, scope, alias, false, |sql, ty| {
                 select_from(sql, "ix_reference", "r", ty);
-                sql.push(" AND r.param = ")
-                    .arg(code.to_owned())
-                    .push(" AND (0");
-                for (target, inner) in branches {
+                sql.push(" AND r.param = ").arg(code.to_owned());
+                // One target type (the usual case) is a plain `target_id IN (...)` the planner
+                // can drive from the index; several are ORed.
+                if branches.is_empty() {
+                    sql.push(" AND 0");
+                    return;
+                }
+                sql.push(" AND (");
+                for (i, (target, inner)) in branches.iter().enumerate() {
+                    if i > 0 {
+                        sql.push(" OR ");
+                    }
                     let c = sql.alias("c");
-                    sql.push(" OR (r.target_type = ")
+                    sql.push("(r.target_type = ")
                         .arg(target.as_str())
                         .push(&format!(
                             " AND r.target_id IN (SELECT {c}.id FROM current {c} WHERE {}{c}.type = ",
