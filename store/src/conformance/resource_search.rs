@@ -7,7 +7,8 @@ use serde_json::{Value, json};
 use super::{delete, fresh_tenant, key, must_write, put, search_keys, search_page};
 use crate::{Precondition, ResourceStore};
 
-async fn load(
+/// Writes `items` (type, id, body without `resourceType`) one by one.
+pub(super) async fn load(
     store: &dyn ResourceStore,
     tenant: &hearth_tenancy::TenantId,
     items: &[(&str, &str, Value)],

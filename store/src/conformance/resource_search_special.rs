@@ -5,18 +5,11 @@
 
 use serde_json::{Value, json};
 
-use super::{delete, fresh_tenant, key, must_write, put, search_keys, try_search_page};
+use super::resource_search::load;
+use super::{delete, fresh_tenant, key, must_write, search_keys, try_search_page};
 use crate::{Precondition, ResourceStore, StoreError};
 
 type Tenant = hearth_tenancy::TenantId;
-
-async fn load(store: &dyn ResourceStore, tenant: &Tenant, items: &[(&str, &str, Value)]) {
-    for (rt, id, body) in items {
-        let mut body = body.clone();
-        body["resourceType"] = json!(rt);
-        must_write(store, tenant, put(&key(rt, id), body, Precondition::None)).await;
-    }
-}
 
 /// Runs `cases` (query, ids expected, sorted) on `rt`.
 async fn check_all(
