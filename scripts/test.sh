@@ -67,6 +67,9 @@ HEARTH_BIN="$target_dir/debug/hearth"
 step "AWS backend end to end: serve + worker + stream pump; OpenSearch stopped and restarted, a worker killed"
 tests/aws/run.sh "$HEARTH_BIN" "$STANDINS"
 
+step "two API tasks on one AWS deployment: tenants, clients and replayed assertions shared through DynamoDB"
+tests/aws/two_tasks.sh "$HEARTH_BIN"
+
 if [ -x tests/clients/run.sh ]; then
   step "real FHIR clients (fhirpy, fhir-kit-client) against hearth serve"
   tests/clients/run.sh "$HEARTH_BIN"
@@ -76,7 +79,7 @@ step "Bulk Data \$export with smart-fetch on Synthea data (NDJSON checked as R4,
 tests/export/run.sh "$HEARTH_BIN"
 
 step "Bulk Data \$export with smart-fetch on the AWS backend (system and Group exports, NDJSON checked as R4)"
-HEARTH_BACKEND=aws HEARTH_PROVISION=true HEARTH_INDEXING=inline \
+HEARTH_BACKEND=aws HEARTH_PROVISION=true HEARTH_INDEXING=inline HEARTH_SQS_WAIT_SECONDS=0 \
   HEARTH_AWS_ENDPOINT_URL="$HEARTH_TEST_AWS_ENDPOINT" HEARTH_AWS_PREFIX="export$$" \
   HEARTH_OPENSEARCH_URL="$HEARTH_TEST_OPENSEARCH_URL" HEARTH_OPENSEARCH_PREFIX="hearth-export$$-" \
   EXPORT_ONLY_SMART_FETCH=1 EXPORT_SELFTEST=0 tests/export/run.sh "$HEARTH_BIN"

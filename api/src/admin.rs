@@ -34,25 +34,13 @@ fn json_body<T>(body: Result<Json<T>, JsonRejection>) -> Result<T, ApiError> {
         .map_err(|e| ApiError::bad_request(e.body_text()))
 }
 
-/// Runs blocking registry calls off the runtime.
-async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> Result<T, ApiError> + Send + 'static,
-) -> Result<T, ApiError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| ApiError::internal(format!("admin task: {e}")))?
-}
-
 /// The tenant, or 404.
 async fn existing(state: &AppState, id: &TenantId) -> Result<Tenant, ApiError> {
-    let registry = state.tenants.clone();
-    let id = id.clone();
-    blocking(move || {
-        registry
-            .get(&id)?
-            .ok_or_else(|| ApiError::not_found(format!("tenant '{id}' not found")))
-    })
-    .await
+    state
+        .tenants
+        .get(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("tenant '{id}' not found")))
 }
 
 /// `POST /admin/tenants` `{"id", "name"}` → 201 with the tenant (its key provisioned);
@@ -65,18 +53,10 @@ pub async fn create_tenant(
     let new = json_body(body)?;
     let id = tenant_id(&new.id)?;
     let name = new.name.unwrap_or_else(|| new.id.clone());
-    let registry = state.tenants.clone();
-    let created = id.clone();
-    let tenant = blocking(move || Ok(registry.create(&created, &name)?)).await?;
+    let tenant = state.tenants.create(&id, &name).await?;
     if let Err(e) = state.partitions.provision(&id).await {
         // Undo the create, so that the same request can be made again.
-        let registry = state.tenants.clone();
-        let removed = id.clone();
-        let undo = match tokio::task::spawn_blocking(move || registry.delete(&removed)).await {
-            Ok(undone) => undone.map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
-        if let Err(undo) = undo {
+        if let Err(undo) = state.tenants.delete(&id).await {
             tracing::error!(tenant_id = %id, error = %undo, "unprovisioned tenant left in the registry");
         }
         return Err(e.into());
@@ -90,8 +70,7 @@ pub async fn list_tenants(
     State(state): State<AppState>,
     _admin: Admin,
 ) -> Result<Json<Value>, ApiError> {
-    let registry = state.tenants.clone();
-    let tenants = blocking(move || Ok(registry.list()?)).await?;
+    let tenants = state.tenants.list().await?;
     Ok(Json(json!({ "tenants": tenants })))
 }
 
@@ -105,8 +84,9 @@ pub async fn get_tenant(
     Ok(Json(existing(&state, &id).await?))
 }
 
-/// `DELETE /admin/tenants/{id}` → 204; the tenant's URLs answer 404 at once. Its key is
-/// destroyed (crypto-shredding its data), then its data removed, then its record.
+/// `DELETE /admin/tenants/{id}` → 204; the tenant's URLs answer 404 at once (on other API
+/// tasks within [`crate::context::TENANT_CACHE_TTL`]). Its key is destroyed (crypto-shredding
+/// its data), then its data removed, then its record.
 pub async fn delete_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -116,17 +96,16 @@ pub async fn delete_tenant(
     // Suspended first (404 when there is no such tenant): its URLs answer 404 while its
     // partitions go, and a destroy that fails part-way leaves it suspended, to be deleted
     // again.
-    let registry = state.tenants.clone();
-    let suspended = id.clone();
-    blocking(move || Ok(registry.set_status(&suspended, TenantStatus::Suspended)?)).await?;
+    state
+        .tenants
+        .set_status(&id, TenantStatus::Suspended)
+        .await?;
     state.forget_tenant(&id);
     let progress = |step: &str| tracing::info!(tenant_id = %id, step, "destroying tenant");
     state.partitions.destroy(&id, &progress).await?;
-    let registry = state.tenants.clone();
-    let deleted = id.clone();
     // Forget the tenant before and after: no request admitted by the cache in between.
     state.forget_tenant(&id);
-    blocking(move || Ok(registry.delete(&deleted)?)).await?;
+    state.tenants.delete(&id).await?;
     state.forget_tenant(&id);
     // Close the store's handles on the removed files, so a tenant created again with this id
     // starts from new, empty partitions.
@@ -136,7 +115,8 @@ pub async fn delete_tenant(
 }
 
 /// `POST /admin/tenants/{id}/suspend`: the tenant's URLs answer 404 (as for an unknown
-/// tenant) and its clients get no tokens, until `resume`. Its data stays.
+/// tenant; on other API tasks within [`crate::context::TENANT_CACHE_TTL`]) and its clients get
+/// no tokens, until `resume`. Its data stays.
 pub async fn suspend_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,
@@ -161,9 +141,7 @@ async fn set_status(
     status: TenantStatus,
 ) -> Result<Json<Tenant>, ApiError> {
     let id = tenant_id(&id)?;
-    let registry = state.tenants.clone();
-    let target = id.clone();
-    let tenant = blocking(move || Ok(registry.set_status(&target, status)?)).await?;
+    let tenant = state.tenants.set_status(&id, status).await?;
     state.forget_tenant(&id);
     tracing::info!(tenant_id = %id, status = ?status, "tenant status changed");
     Ok(Json(tenant))

@@ -12,8 +12,10 @@ use crate::auth::{Caller, Guard};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// How long a positive tenant lookup is trusted before the registry is asked again.
-const TENANT_CACHE_TTL: Duration = Duration::from_secs(2);
+/// How long a positive tenant lookup is trusted before the directory is asked again: the bound
+/// on how long another API task keeps serving a tenant after it was suspended or deleted (the
+/// task that made the change forgets it at once). Documented in `docs/deploy.md`.
+pub const TENANT_CACHE_TTL: Duration = Duration::from_secs(2);
 
 /// Who and where a request is for.
 #[derive(Clone)]
@@ -30,7 +32,7 @@ impl Ctx {
     /// Builds the context of an authenticated request for `tenant`. A token for another
     /// tenant (or an admin token) is a 403 whether or not the URL's tenant exists; an
     /// unknown, malformed or suspended tenant answers 404, saying nothing about others.
-    pub fn new(
+    pub async fn new(
         state: &AppState,
         tenant: &str,
         headers: &HeaderMap,
@@ -39,7 +41,7 @@ impl Ctx {
         let Caller(principal) = caller;
         let id: TenantId = tenant.parse().map_err(|_| unknown(tenant))?;
         principal.check_tenant(&id)?;
-        let mut ctx = Ctx::open(state, tenant, headers)?;
+        let mut ctx = Ctx::open(state, tenant, headers).await?;
         ctx.caller = Some(principal);
         crate::audit::note_tenant(&ctx.tenant);
         Ok(ctx)
@@ -47,9 +49,13 @@ impl Ctx {
 
     /// The context of a token-less request (`metadata`, `.well-known/smart-configuration`):
     /// it authorizes nothing.
-    pub fn open(state: &AppState, tenant: &str, headers: &HeaderMap) -> Result<Ctx, ApiError> {
+    pub async fn open(
+        state: &AppState,
+        tenant: &str,
+        headers: &HeaderMap,
+    ) -> Result<Ctx, ApiError> {
         let id: TenantId = tenant.parse().map_err(|_| unknown(tenant))?;
-        if !tenant_is_active(state, &id)? {
+        if !tenant_is_active(state, &id).await? {
             return Err(unknown(tenant));
         }
         let base = format!("{}/tenant/{}", origin(state, headers), id);
@@ -96,7 +102,7 @@ fn unknown(tenant: &str) -> ApiError {
     ApiError::not_found(format!("unknown tenant '{tenant}'"))
 }
 
-fn tenant_is_active(state: &AppState, tenant: &TenantId) -> Result<bool, ApiError> {
+async fn tenant_is_active(state: &AppState, tenant: &TenantId) -> Result<bool, ApiError> {
     if let Ok(cache) = state.known_tenants.read()
         && cache
             .get(tenant)
@@ -104,13 +110,9 @@ fn tenant_is_active(state: &AppState, tenant: &TenantId) -> Result<bool, ApiErro
     {
         return Ok(true);
     }
-    let active = match state.tenants.get(tenant) {
-        Ok(Some(record)) => record.status == TenantStatus::Active,
-        Ok(None) => false,
-        Err(err) => {
-            tracing::error!(error = %err, "read tenant registry");
-            return Err(ApiError::internal("tenant registry unavailable"));
-        }
+    let active = match state.tenants.get(tenant).await? {
+        Some(record) => record.status == TenantStatus::Active,
+        None => false,
     };
     if let Ok(mut cache) = state.known_tenants.write() {
         if active {

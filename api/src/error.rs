@@ -205,7 +205,9 @@ impl From<RegistryError> for ApiError {
         match err {
             RegistryError::AlreadyExists(_) => ApiError::conflict(err.to_string()),
             RegistryError::NotFound(_) => ApiError::not_found(err.to_string()),
-            RegistryError::Io { .. } | RegistryError::Corrupt { .. } => {
+            RegistryError::Io { .. }
+            | RegistryError::Corrupt { .. }
+            | RegistryError::Unavailable(_) => {
                 tracing::error!(error = %err, "tenant registry failure");
                 ApiError::internal("tenant registry unavailable")
             }

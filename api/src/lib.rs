@@ -22,7 +22,7 @@ mod routes;
 mod state;
 
 pub use audit::{AuditEvents, AuditEventsConfig};
-pub use auth::{Auth, AuthSetup};
+pub use auth::{Auth, AuthSetup, FileClientRegistry};
 pub use error::ApiError;
 pub use routes::app;
 pub use state::{AppState, Limits};

@@ -228,7 +228,7 @@ async fn metadata(
     RawQuery(q): RawQuery,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::open(&state, &tenant, &headers)?;
+    let ctx = Ctx::open(&state, &tenant, &headers).await?;
     let pretty = q.as_deref().is_some_and(|q| q.contains("_pretty=true"));
     let mut statement: serde_json::Value =
         serde_json::from_slice(&state.capability).map_err(|e| ApiError::internal(e.to_string()))?;

@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use bytes::Bytes;
 use hearth_store::{BlobStore, Partitions, ResourceStore, TenantPartitions};
-use hearth_tenancy::{TenantId, TenantRegistry};
+use hearth_tenancy::{TenantDirectory, TenantId};
 use hearth_workers::export::ExportService;
 
 use crate::audit::AuditEvents;
@@ -55,7 +55,8 @@ impl Default for Limits {
 pub struct AppState {
     pub store: Arc<dyn ResourceStore>,
     pub blobs: Arc<dyn BlobStore>,
-    pub tenants: TenantRegistry,
+    /// The tenant directory: the data dir's folders, or DynamoDB shared by every API task.
+    pub tenants: Arc<dyn TenantDirectory>,
     pub limits: Arc<Limits>,
     /// Token validation, authorization, the token endpoint and registered clients.
     pub auth: Arc<Auth>,
@@ -85,7 +86,7 @@ impl AppState {
     pub fn new(
         store: Arc<dyn ResourceStore>,
         blobs: Arc<dyn BlobStore>,
-        tenants: TenantRegistry,
+        tenants: Arc<dyn TenantDirectory>,
         limits: Limits,
         public_url: Option<String>,
         auth: Auth,

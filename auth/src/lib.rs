@@ -4,7 +4,8 @@
 //!
 //! How the API uses it:
 //!
-//! - **Start-up**: [`LocalSigner::load_or_create`] on [`signing_key_path`]`(data_dir)`;
+//! - **Start-up**: [`LocalSigner::load_or_create`] on [`signing_key_path`]`(data_dir)` (or
+//!   [`LocalSigner::from_pkcs8_der`] with a deployment-wide key kept elsewhere);
 //!   [`Validator::new`] with a [`ValidatorConfig`] (from TOML), the signer's
 //!   [`LocalSigner::jwks`] and a `JwksSource`; [`Authorizer::new`] with an [`RbacConfig`];
 //!   [`TokenService::new`] with the signer, a `ClientRegistry` and a [`MemoryReplayCache`].
@@ -29,6 +30,7 @@
 mod admin_key;
 mod backend;
 mod claims;
+pub mod conformance;
 mod discovery;
 mod error;
 mod jwks;

@@ -1,5 +1,6 @@
 //! `LocalSigner`: the deployment's own ES256 (P-256) signing key, kept as PKCS#8 PEM at
-//! `{data_dir}/keys/signing-key.pem` (mode 0600), with an RFC 7638 thumbprint as `kid`.
+//! `{data_dir}/keys/signing-key.pem` (mode 0600) on the embedded backend, or given as PKCS#8
+//! DER by a deployment-wide key store (AWS), with an RFC 7638 thumbprint as `kid`.
 
 use std::path::{Path, PathBuf};
 
@@ -52,11 +53,17 @@ impl LocalSigner {
 
     /// A fresh key that lives only in memory (tests, ephemeral setups).
     pub fn generate() -> Result<Self, KeyError> {
+        Self::from_pkcs8_der(&Self::generate_pkcs8_der()?)
+    }
+
+    /// A fresh P-256 private key as PKCS#8 DER, for a caller that stores it elsewhere (a
+    /// deployment-wide key) and loads it with [`LocalSigner::from_pkcs8_der`].
+    pub fn generate_pkcs8_der() -> Result<Vec<u8>, KeyError> {
         let secret = p256::SecretKey::random(&mut rand_core::OsRng);
         let der = secret
             .to_pkcs8_der()
             .map_err(|e| KeyError::Invalid(e.to_string()))?;
-        Self::from_pkcs8_der(der.as_bytes())
+        Ok(der.as_bytes().to_vec())
     }
 
     /// A P-256 private key in PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`).
@@ -69,7 +76,8 @@ impl LocalSigner {
         Self::from_pkcs8_der(der.as_bytes())
     }
 
-    fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
+    /// A P-256 private key in PKCS#8 DER.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
         let encoding = EncodingKey::from_ec_der(der);
         let mut public = Jwk::from_encoding_key(&encoding, Algorithm::ES256)
             .map_err(|e| KeyError::Invalid(e.to_string()))?;
@@ -147,6 +155,16 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(leftovers.len(), 1, "{leftovers:?}");
+    }
+
+    #[test]
+    fn a_stored_der_key_loads_with_the_same_kid() {
+        let der = LocalSigner::generate_pkcs8_der().unwrap();
+        let one = LocalSigner::from_pkcs8_der(&der).unwrap();
+        let two = LocalSigner::from_pkcs8_der(&der).unwrap();
+        assert_eq!(one.kid(), two.kid());
+        assert_eq!(one.jwks(), two.jwks());
+        assert!(LocalSigner::from_pkcs8_der(&der[1..]).is_err());
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Signed, expiring download URLs (bulk export files with `requiresAccessToken: false`): an
 //! HMAC-SHA256 over what the URL names and when it expires, with a key kept in the data dir
-//! (`{data_dir}/keys/url-signing.key`, 0600) so every process on the data dir agrees.
+//! (`{data_dir}/keys/url-signing.key`, 0600) so every process on the data dir agrees, or given
+//! by a deployment-wide key store (AWS) so every task of the deployment does.
 
 use std::path::{Path, PathBuf};
 
@@ -30,11 +31,20 @@ impl std::fmt::Debug for UrlSigner {
 impl UrlSigner {
     /// Loads the key file, creating it (32 random bytes) on first use.
     pub fn load_or_create(path: &Path) -> Result<UrlSigner, KeyError> {
-        let key = key_file::load_or_create(path, || {
-            let mut key = vec![0u8; 32];
-            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
-            Ok(key)
-        })?;
+        let key = key_file::load_or_create(path, || Ok(Self::generate_key()))?;
+        Self::from_key(key)
+    }
+
+    /// 32 random bytes: a new key, for a caller that stores it elsewhere (a deployment-wide
+    /// key) and loads it with [`UrlSigner::from_key`].
+    pub fn generate_key() -> Vec<u8> {
+        let mut key = vec![0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut key);
+        key
+    }
+
+    /// A signer with `key` (at least 32 bytes).
+    pub fn from_key(key: Vec<u8>) -> Result<UrlSigner, KeyError> {
         if key.len() < 32 {
             return Err(KeyError::Invalid(
                 "the URL-signing key is shorter than 32 bytes".into(),
@@ -122,5 +132,14 @@ mod tests {
             !other.verify("t/job/Patient-1.ndjson", 2_000, &sig, 1_000),
             "another key"
         );
+    }
+
+    #[test]
+    fn given_keys_sign_alike_and_short_ones_are_refused() {
+        let key = UrlSigner::generate_key();
+        let one = UrlSigner::from_key(key.clone()).unwrap();
+        let two = UrlSigner::from_key(key).unwrap();
+        assert!(two.verify("t/j/f", 2_000, &one.sign("t/j/f", 2_000), 1_000));
+        assert!(UrlSigner::from_key(vec![1; 31]).is_err());
     }
 }

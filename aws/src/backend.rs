@@ -2,6 +2,7 @@
 //! clients, for the binary and the tests to wire into the API and the workers.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use async_trait::async_trait;
 use hearth_store::{Envelope, IndexDoc, IndexSource, KeyIndex, ResourceKey, StoreError};
@@ -11,6 +12,9 @@ use crate::config::{AwsClients, AwsConfig, provision_shared};
 use crate::dynamo::{DynamoStore, IndexMode, create_table};
 use crate::jobs::DynamoJobStore;
 use crate::kms::KmsKeyService;
+use crate::registry::{
+    DynamoClientRegistry, DynamoDeploymentKeys, DynamoReplayGuard, DynamoTenantDirectory,
+};
 use crate::s3::S3BlobStore;
 use crate::sqs::SqsJobQueue;
 use crate::tenant::AwsTenantPartitions;
@@ -26,6 +30,10 @@ pub struct AwsBackend {
     pub queue: Arc<SqsJobQueue>,
     /// The search index behind `store`.
     pub index: Arc<dyn KeyIndex>,
+    /// The tenant directory, client registry and replay guard, shared by every API task.
+    pub tenants: Arc<DynamoTenantDirectory>,
+    pub client_registry: Arc<DynamoClientRegistry>,
+    pub replay: Arc<DynamoReplayGuard>,
 }
 
 impl AwsBackend {
@@ -58,8 +66,20 @@ impl AwsBackend {
             envelope,
             store,
             index,
+            tenants: Arc::new(DynamoTenantDirectory::new(&clients, config)),
+            client_registry: Arc::new(DynamoClientRegistry::new(&clients, config)),
+            replay: Arc::new(DynamoReplayGuard::new(&clients, config)),
             clients,
         }
+    }
+
+    /// The queue export workers receive from: `queue` with long polls of
+    /// `sqs_wait_seconds` (an export worker takes one job per receive, so waiting for it costs
+    /// nothing). The indexers keep `queue`'s short polls: they drain a batch with one receive
+    /// per message, and a long poll would hold a batch until the wait ends.
+    pub fn export_queue(&self) -> Arc<SqsJobQueue> {
+        let wait = Duration::from_secs(self.config.sqs_wait_seconds);
+        Arc::new((*self.queue).clone().with_long_poll(wait))
     }
 
     /// Provisioning and removal of a tenant's partitions: its KMS key, items, objects, job
@@ -68,10 +88,18 @@ impl AwsBackend {
         AwsTenantPartitions::for_backend(self, self.index.clone())
     }
 
-    /// Creates the tables, bucket and queues that do not exist yet (for emulators and first
-    /// runs; in AWS the deployment template creates them).
+    /// The deployment-wide token- and URL-signing keys.
+    pub fn deployment_keys(&self) -> DynamoDeploymentKeys {
+        DynamoDeploymentKeys::new(&self.clients, &self.config)
+    }
+
+    /// Creates the tables, bucket, queues and platform key that do not exist yet (for
+    /// emulators and first runs; in AWS the deployment template creates them).
     pub async fn provision(&self) -> Result<(), StoreError> {
         create_table(&self.clients.dynamodb, &self.config.resources_table_name()).await?;
+        crate::registry::enable_ttl(&self.clients.dynamodb, &self.config.resources_table_name())
+            .await?;
+        crate::registry::provision_platform_key(&self.clients, &self.config).await?;
         provision_shared(&self.clients, &self.config).await
     }
 }

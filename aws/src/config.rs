@@ -33,11 +33,18 @@ pub struct AwsConfig {
     pub job_queues: Vec<String>,
     /// Prefix of each tenant's KMS key alias: `{key_alias_prefix}{tenant}`.
     pub key_alias_prefix: String,
+    /// The KMS alias of the deployment's platform key, which seals the deployment-wide
+    /// signing keys (`registry::keys`); default `alias/hearth-platform/{prefix}` (the data
+    /// stack's alias).
+    pub platform_key_alias: Option<String>,
     /// Whether S3 objects are encrypted with SSE-KMS under the tenant's key (which must be
     /// provisioned before the tenant's first blob).
     pub sse_kms: bool,
     /// Attempts per SDK call, the first included (standard retry mode with backoff).
     pub max_attempts: u32,
+    /// Long-poll wait of the export workers' SQS receives, in seconds (0..=20; 0 answers at
+    /// once, for emulators that serve one request at a time).
+    pub sqs_wait_seconds: u64,
 }
 
 impl Default for AwsConfig {
@@ -51,8 +58,10 @@ impl Default for AwsConfig {
             bucket: None,
             job_queues: vec!["export".into()],
             key_alias_prefix: "alias/hearth/".into(),
+            platform_key_alias: None,
             sse_kms: true,
             max_attempts: 4,
+            sqs_wait_seconds: 20,
         }
     }
 }
@@ -94,6 +103,13 @@ impl AwsConfig {
     /// ([`hearth_store::INDEX_QUEUE`]).
     pub fn index_queue_name(&self) -> String {
         self.queue_name(hearth_store::INDEX_QUEUE)
+    }
+
+    /// The KMS alias of the platform key.
+    pub fn platform_key_alias_name(&self) -> String {
+        self.platform_key_alias
+            .clone()
+            .unwrap_or_else(|| format!("alias/hearth-platform/{}", self.prefix))
     }
 
     /// The KMS alias of the tenant's key.

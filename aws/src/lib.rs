@@ -8,6 +8,7 @@ pub mod dynamo;
 pub mod error;
 pub mod jobs;
 pub mod kms;
+pub mod registry;
 pub mod s3;
 pub mod sqs;
 pub mod stream;
@@ -16,5 +17,8 @@ pub mod tenant;
 pub use config::{AwsClients, AwsConfig, provision_shared};
 pub use jobs::DynamoJobStore;
 pub use kms::KmsKeyService;
+pub use registry::{
+    DynamoClientRegistry, DynamoDeploymentKeys, DynamoReplayGuard, DynamoTenantDirectory,
+};
 pub use s3::S3BlobStore;
 pub use sqs::SqsJobQueue;

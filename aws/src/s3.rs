@@ -19,7 +19,7 @@ use aws_sdk_s3::types::{
 };
 use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
-use hearth_store::{BlobKey, BlobStore, ByteStream, StoreError};
+use hearth_store::{BlobKey, BlobStore, BlobUrls, ByteStream, StoreError};
 use hearth_tenancy::TenantId;
 
 use crate::config::{AwsClients, AwsConfig};
@@ -221,6 +221,20 @@ async fn read_chunk(
             }
             Ok(Some(chunk))
         }
+    }
+}
+
+/// Presigned GETs (SigV4, so SSE-KMS objects read too); the signature covers the bucket and
+/// the object key, which holds the tenant.
+#[async_trait]
+impl BlobUrls for S3BlobStore {
+    async fn read_url(
+        &self,
+        tenant: &TenantId,
+        key: &BlobKey,
+        ttl: Duration,
+    ) -> Result<String, StoreError> {
+        self.presign_get(tenant, key, ttl).await
     }
 }
 

@@ -3,8 +3,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
+use hearth_api::FileClientRegistry;
+use hearth_auth::{ClientRegistry, MemoryReplayCache, ReplayGuard};
 use hearth_aws::backend::AwsBackend;
 use hearth_aws::dynamo::IndexMode;
 use hearth_opensearch::{AwsSigning, OpenSearchConfig, OpenSearchIndex};
@@ -15,8 +18,8 @@ use hearth_store::{
     BlobStore, Envelope, JobQueue, JobStore, KeyIndex, KeyService, Partitions, ResourceStore,
     SealedJobs, TenantPartitions,
 };
-use hearth_tenancy::TenantRegistry;
-use hearth_workers::export::ExportContext;
+use hearth_tenancy::{TenantDirectory, TenantRegistry};
+use hearth_workers::export::{ExportContext, ExportService, PresignedLinks};
 
 use crate::config::Config;
 
@@ -30,6 +33,12 @@ pub struct Backend {
     /// KMS key, items, objects, job records and index; on the embedded backend its key in
     /// `{data_dir}/keys`, while its tenant folder holds the rest).
     pub partitions: Arc<dyn TenantPartitions>,
+    /// The tenant directory: the data dir's folders, or DynamoDB (shared by every task).
+    pub tenants: Arc<dyn TenantDirectory>,
+    /// The SMART backend-services clients: files in the data dir, or DynamoDB.
+    pub clients: Arc<dyn ClientRegistry>,
+    /// Used client assertions: in this process, or DynamoDB (shared by every task).
+    pub replay: Arc<dyn ReplayGuard>,
     /// The AWS parts, for the stream indexer, the pump and reindexing.
     pub aws: Option<AwsParts>,
 }
@@ -56,7 +65,31 @@ impl Backend {
             jobs: self.jobs.clone(),
             options: (&config.export).into(),
         });
-        (ctx, self.queue.clone())
+        let queue: Arc<dyn JobQueue> = match &self.aws {
+            Some(aws) => aws.backend.export_queue(),
+            None => self.queue.clone(),
+        };
+        (ctx, queue)
+    }
+
+    /// The export service the API calls: with `export.presigned_urls` (AWS only, checked when
+    /// the configuration loads), manifests link files by S3 presigned URLs.
+    pub fn export_service(
+        &self,
+        config: &Config,
+        ctx: &Arc<ExportContext>,
+        queue: &Arc<dyn JobQueue>,
+    ) -> Arc<ExportService> {
+        let service = ExportService::new(Arc::clone(ctx), Arc::clone(queue));
+        match &self.aws {
+            Some(aws) if config.export.presigned_urls => {
+                Arc::new(service.with_presigned_links(PresignedLinks {
+                    urls: aws.backend.blobs.clone(),
+                    ttl: Duration::from_secs(config.export.presigned_url_seconds),
+                }))
+            }
+            _ => Arc::new(service),
+        }
     }
 }
 
@@ -79,6 +112,9 @@ fn embedded(config: &Config, registry: &TenantRegistry) -> anyhow::Result<Backen
         partitions: Arc::new(Partitions(vec![Arc::new(EmbeddedPartitions::new(
             envelope,
         ))])),
+        tenants: Arc::new(registry.clone()),
+        clients: Arc::new(FileClientRegistry::new(&config.data_dir, registry.clone())),
+        replay: Arc::new(MemoryReplayCache::default()),
         aws: None,
     })
 }
@@ -118,6 +154,9 @@ async fn aws(config: &Config) -> anyhow::Result<Backend> {
         )),
         queue: backend.queue.clone(),
         partitions: Arc::new(backend.partitions()),
+        tenants: backend.tenants.clone(),
+        clients: backend.client_registry.clone(),
+        replay: backend.replay.clone(),
         aws: Some(AwsParts { backend, index }),
     })
 }

@@ -248,6 +248,12 @@ pub struct ExportConfig {
     /// Offer files as signed URLs valid until the export expires (`requiresAccessToken: false`)
     /// instead of requiring the bearer token (`HEARTH_EXPORT_SIGNED_URLS`).
     pub signed_urls: bool,
+    /// On the AWS backend, link files by S3 presigned GET URLs instead (`requiresAccessToken:
+    /// false`; `HEARTH_EXPORT_PRESIGNED_URLS`).
+    pub presigned_urls: bool,
+    /// Lifetime of a presigned URL from the status request that hands it out, in seconds
+    /// (never beyond the export's expiry; at most 7 days; `HEARTH_EXPORT_PRESIGNED_URL_SECONDS`).
+    pub presigned_url_seconds: u64,
     /// How long a job stays with a worker that stopped answering before another resumes it,
     /// in seconds (`HEARTH_EXPORT_VISIBILITY_SECONDS`).
     pub visibility_seconds: u64,
@@ -265,6 +271,8 @@ impl Default for ExportConfig {
             poll_seconds: o.poll_interval.as_secs(),
             visibility_seconds: o.visibility.as_secs(),
             signed_urls: false,
+            presigned_urls: false,
+            presigned_url_seconds: 3600,
         }
     }
 }
@@ -361,6 +369,12 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
         "HEARTH_EXPORT_VISIBILITY_SECONDS",
         &mut export.visibility_seconds,
     )?;
+    env_parse("HEARTH_EXPORT_SIGNED_URLS", &mut export.signed_urls)?;
+    env_parse("HEARTH_EXPORT_PRESIGNED_URLS", &mut export.presigned_urls)?;
+    env_parse(
+        "HEARTH_EXPORT_PRESIGNED_URL_SECONDS",
+        &mut export.presigned_url_seconds,
+    )?;
     env_parse("HEARTH_AUDIT_EVENTS", &mut config.audit.store_events)?;
     env_parse("HEARTH_PROVISION", &mut config.provision)?;
     let aws = &mut config.aws;
@@ -373,6 +387,7 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
         aws.bucket = Some(bucket);
     }
     env_parse("HEARTH_AWS_SSE_KMS", &mut aws.sse_kms)?;
+    env_parse("HEARTH_SQS_WAIT_SECONDS", &mut aws.sqs_wait_seconds)?;
     let search = &mut config.search;
     env_parse("HEARTH_OPENSEARCH_URL", &mut search.url)?;
     env_parse("HEARTH_OPENSEARCH_PREFIX", &mut search.index_prefix)?;
@@ -395,7 +410,32 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
         "text" | "json" => {}
         other => anyhow::bail!("unknown log format '{other}': use text or json"),
     }
+    check_links(&config)?;
     Ok(config)
+}
+
+/// The SQS wait and the export link settings that only make sense together.
+fn check_links(config: &Config) -> anyhow::Result<()> {
+    if config.aws.sqs_wait_seconds > 20 {
+        anyhow::bail!(
+            "aws.sqs_wait_seconds is {}: SQS waits at most 20 seconds",
+            config.aws.sqs_wait_seconds
+        );
+    }
+    let export = &config.export;
+    if export.presigned_urls {
+        if config.backend != "aws" {
+            anyhow::bail!("export.presigned_urls needs the AWS backend (S3 presigned URLs)");
+        }
+        if export.signed_urls {
+            anyhow::bail!("export.presigned_urls and export.signed_urls exclude each other");
+        }
+        let max = hearth_workers::export::MAX_LINK_TTL.as_secs();
+        if !(1..=max).contains(&export.presigned_url_seconds) {
+            anyhow::bail!("export.presigned_url_seconds must be 1..={max}");
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -411,6 +451,30 @@ mod tests {
         assert_eq!(config.limits.max_page_size, 1000);
         assert!(toml::from_str::<Config>("lisen = \"x\"").is_err());
         assert!(toml::from_str::<Config>("[auth]\nenabled = false").is_err());
+    }
+
+    #[test]
+    fn sqs_wait_and_presigned_links_are_checked() {
+        let check = |text: &str, ok: bool| {
+            let config: Config = toml::from_str(text).unwrap();
+            assert_eq!(check_links(&config).is_ok(), ok, "{text}");
+        };
+        check("", true);
+        check("[aws]\nsqs_wait_seconds = 0", true);
+        check("[aws]\nsqs_wait_seconds = 20", true);
+        check("[aws]\nsqs_wait_seconds = 21", false);
+        check("backend = \"aws\"\n[export]\npresigned_urls = true", true);
+        check("[export]\npresigned_urls = true", false);
+        check(
+            "backend = \"aws\"\n[export]\npresigned_urls = true\nsigned_urls = true",
+            false,
+        );
+        check(
+            "backend = \"aws\"\n[export]\npresigned_urls = true\npresigned_url_seconds = 0",
+            false,
+        );
+        assert_eq!(Config::default().aws.sqs_wait_seconds, 20);
+        assert!(!Config::default().export.presigned_urls);
     }
 
     #[test]

@@ -4,6 +4,7 @@ mod auth_env;
 mod backend;
 mod config;
 mod serve;
+mod signing;
 mod tenant;
 mod token;
 mod worker;
@@ -30,7 +31,7 @@ enum Command {
     /// Manage tenants of the configured backend.
     #[command(subcommand)]
     Tenant(tenant::TenantCommand),
-    /// Print a bearer token signed with the data dir's local key (operators and tests).
+    /// Print a bearer token signed with the local key (data dir, or the AWS deployment's).
     Token(token::TokenArgs),
     /// Run the queue workers without the API (bulk export; on AWS also the stream indexer),
     /// or the local stream pump, or rebuild a tenant's search index.

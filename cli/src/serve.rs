@@ -7,12 +7,12 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::Args;
 use hearth_api::{AppState, Auth, AuthSetup, app};
-use hearth_auth::{LocalSigner, signing_key_path};
 use hearth_tenancy::{RegistryError, TenantId, TenantRegistry};
 use tracing_subscriber::EnvFilter;
 
 use crate::backend::Backend;
 use crate::config::Config;
+use crate::signing::SigningKeys;
 
 #[derive(Args, Debug)]
 pub struct ServeArgs {
@@ -61,12 +61,16 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .default_tenant
         .parse()
         .context("parse default_tenant")?;
-    match registry.create(&default_tenant, "Default tenant") {
+    let backend = Backend::open(&config, &registry).await?;
+    match backend
+        .tenants
+        .create(&default_tenant, "Default tenant")
+        .await
+    {
         Ok(_) => tracing::info!(tenant_id = %default_tenant, "created the default tenant"),
         Err(RegistryError::AlreadyExists(_)) => {}
         Err(err) => return Err(err).context("create the default tenant"),
     }
-    let backend = Backend::open(&config, &registry).await?;
     backend
         .partitions
         .provision(&default_tenant)
@@ -74,34 +78,29 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         .context("provision the default tenant")?;
     let (export_ctx, export_queue) = backend.export(&config);
     let (store, blobs) = (backend.store.clone(), backend.blobs.clone());
-    let export = hearth_workers::export_service(&export_ctx, &export_queue);
+    let export = backend.export_service(&config, &export_ctx, &export_queue);
     let workers = if config.export.workers > 0 {
         hearth_workers::spawn_workers(&export_ctx, &export_queue, config.export.workers)
     } else {
         Vec::new()
     };
-    let key_path = signing_key_path(&config.data_dir);
-    let signer = Arc::new(
-        LocalSigner::load_or_create(&key_path)
-            .with_context(|| format!("load or create the signing key {}", key_path.display()))?,
-    );
-    let auth = Auth::new(
-        AuthSetup {
-            signer,
-            validator: config.auth.validator()?,
-            rbac: config.auth.rbac(),
-            token_lifetime_secs: config.auth.token_lifetime_secs,
-            data_dir: config.data_dir.clone(),
-            ca_file: config.auth.ca_file.clone(),
-            admin_key: config.auth.admin_key()?,
-        },
-        registry.clone(),
-    )
+    let keys = SigningKeys::of_backend(&config, &backend);
+    let signer = Arc::new(keys.token_signer().await?);
+    let auth = Auth::new(AuthSetup {
+        signer,
+        validator: config.auth.validator()?,
+        rbac: config.auth.rbac(),
+        token_lifetime_secs: config.auth.token_lifetime_secs,
+        clients: backend.clients.clone(),
+        replay: backend.replay.clone(),
+        ca_file: config.auth.ca_file.clone(),
+        admin_key: config.auth.admin_key()?,
+    })
     .context("configure authentication")?;
     let mut state = AppState::new(
         store,
         blobs,
-        registry,
+        backend.tenants.clone(),
         (&config.limits).into(),
         config.public_url.clone(),
         auth,
@@ -109,10 +108,7 @@ async fn serve(config: Config) -> anyhow::Result<()> {
     .with_export(export)
     .with_partitions(backend.partitions.clone());
     if config.export.signed_urls {
-        let path = hearth_auth::url_signing_key_path(&config.data_dir);
-        let signer = hearth_auth::UrlSigner::load_or_create(&path)
-            .with_context(|| format!("load or create the URL-signing key {}", path.display()))?;
-        state = state.with_signed_export_urls(Arc::new(signer));
+        state = state.with_signed_export_urls(Arc::new(keys.url_signer().await?));
     }
     if config.audit.store_events {
         let observer = match std::env::var("HOSTNAME") {

@@ -1,5 +1,5 @@
 //! `hearth tenant create|list|delete`: tenant lifecycle on the configured backend: the
-//! registry entry in the data dir and the tenant's partitions (on AWS its KMS key, items,
+//! directory entry (in the data dir, or DynamoDB on AWS) and the tenant's partitions (on AWS its KMS key, items,
 //! objects, job records and search index).
 
 use anyhow::Context;
@@ -11,7 +11,8 @@ use crate::config::Config;
 
 #[derive(Subcommand)]
 pub enum TenantCommand {
-    /// Create a tenant; a running server on the same data dir serves it at once.
+    /// Create a tenant; a running server on the same data dir (on AWS: every API task) serves
+    /// it at once.
     Create {
         /// Tenant id: [a-z0-9][a-z0-9-]{0,62}.
         id: String,
@@ -35,34 +36,37 @@ pub fn run(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
 
 #[allow(clippy::print_stdout)]
 async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
-    let registry = TenantRegistry::new(&config.data_dir);
+    let backend = Backend::open(config, &TenantRegistry::new(&config.data_dir)).await?;
+    let registry = backend.tenants.as_ref();
     match command {
         TenantCommand::Create { id, name } => {
             let tenant: TenantId = id.parse()?;
-            let record = registry.create(&tenant, name.as_deref().unwrap_or(&id))?;
-            let backend = Backend::open(config, &registry).await?;
+            let record = registry
+                .create(&tenant, name.as_deref().unwrap_or(&id))
+                .await?;
             if let Err(e) = backend.partitions.provision(&tenant).await {
-                registry.delete(&tenant)?;
+                registry.delete(&tenant).await?;
                 return Err(e).context("provision the tenant's partitions");
             }
             println!("{}", serde_json::to_string(&record)?);
         }
         TenantCommand::List => {
-            for tenant in registry.list()? {
+            for tenant in registry.list().await? {
                 println!("{}", serde_json::to_string(&tenant)?);
             }
         }
         TenantCommand::Delete { id } => {
             let tenant: TenantId = id.parse()?;
-            registry.set_status(&tenant, TenantStatus::Suspended)?;
-            let backend = Backend::open(config, &registry).await?;
+            registry
+                .set_status(&tenant, TenantStatus::Suspended)
+                .await?;
             let progress = |step: &str| eprintln!("{tenant}: {step}");
             backend
                 .partitions
                 .destroy(&tenant, &progress)
                 .await
                 .context("remove the tenant's partitions")?;
-            registry.delete(&tenant)?;
+            registry.delete(&tenant).await?;
             println!("deleted tenant {tenant}");
         }
     }

@@ -1,7 +1,8 @@
-//! `hearth token`: mints a bearer token with the local signing key of the data dir, for
-//! operators and tests. A server on the same data dir (and `[auth]` issuer and audience)
-//! accepts it. With a shared admin signing key configured (`HEARTH_ADMIN_SIGNING_KEY`),
-//! `--admin` tokens are signed with it instead, and every server holding the key accepts them.
+//! `hearth token`: mints a bearer token with the local signing key of the data dir (on AWS,
+//! the deployment's key in DynamoDB), for operators and tests. A server on the same data dir
+//! or AWS deployment (and `[auth]` issuer and audience) accepts it. With a shared admin
+//! signing key configured (`HEARTH_ADMIN_SIGNING_KEY`), `--admin` tokens are signed with it
+//! instead, and every server holding the key accepts them.
 
 use std::time::SystemTime;
 
@@ -11,6 +12,7 @@ use hearth_auth::{AccessClaims, LocalSigner, ScopeSet, signing_key_path};
 use hearth_tenancy::TenantId;
 
 use crate::config::Config;
+use crate::signing::SigningKeys;
 
 #[derive(Args, Debug)]
 pub struct TokenArgs {
@@ -52,8 +54,16 @@ fn mint(config: &Config, args: TokenArgs, now: SystemTime) -> anyhow::Result<Str
         let claims = AccessClaims::admin(issuer, audience, &args.sub, now, args.ttl);
         return key.mint(&claims).context("sign the admin token");
     }
-    let signer = LocalSigner::load_or_create(&signing_key_path(&config.data_dir))
-        .context("load the signing key")?;
+    let signer = if config.backend == "aws" {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .context("start the runtime")?
+            .block_on(async { SigningKeys::connect(config).await.token_signer().await })?
+    } else {
+        LocalSigner::load_or_create(&signing_key_path(&config.data_dir))
+            .context("load the signing key")?
+    };
     let claims = if args.admin {
         AccessClaims::admin(issuer, audience, &args.sub, now, args.ttl)
     } else {

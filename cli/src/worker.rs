@@ -2,13 +2,15 @@
 //! with stream indexing the stream indexer — or, as subcommands, the local stream pump and
 //! the reindexing of a tenant.
 
+use std::io::Write;
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Args, Subcommand};
 use hearth_aws::stream::StreamPump;
 use hearth_tenancy::{TenantId, TenantRegistry};
-use hearth_workers::index::{Indexer, IndexerOptions, reindex};
+use hearth_workers::index::{Indexer, IndexerOptions, LagObserver, metric, reindex};
 
 use crate::backend::Backend;
 use crate::config::Config;
@@ -92,12 +94,15 @@ async fn work(config: Config, args: WorkerArgs) -> anyhow::Result<()> {
     };
     if let Some(aws) = &backend.aws {
         for _ in 0..indexers {
-            let indexer = Indexer::new(
+            let mut indexer = Indexer::new(
                 aws.backend.store.clone(),
                 aws.index.clone(),
                 backend.queue.clone(),
                 IndexerOptions::default(),
             );
+            if config.log_format == "json" {
+                indexer = indexer.with_lag_observer(lag_metric(&config.aws.prefix));
+            }
             handles.push(tokio::spawn(indexer.run()));
         }
     }
@@ -108,6 +113,20 @@ async fn work(config: Config, args: WorkerArgs) -> anyhow::Result<()> {
     }
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Publishes each batch's index lag as a CloudWatch Embedded Metric Format line on stderr,
+/// next to the JSON logs (CloudWatch Logs extracts `Hearth/IndexLagSeconds`, dimension
+/// `Environment` = the deployment's prefix, which the infra alarm watches).
+fn lag_metric(environment: &str) -> LagObserver {
+    let environment = environment.to_owned();
+    Arc::new(move |lag| {
+        let line = metric::index_lag_line(&environment, lag);
+        // One write of the whole line, so it never interleaves with a log line.
+        if let Err(e) = std::io::stderr().lock().write_all(line.as_bytes()) {
+            tracing::debug!(error = %e, "could not write the index-lag metric");
+        }
+    })
 }
 
 fn aws_only<'a>(backend: &'a Backend, what: &str) -> anyhow::Result<&'a crate::backend::AwsParts> {

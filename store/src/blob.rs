@@ -58,3 +58,18 @@ pub trait BlobStore: Send + Sync + 'static {
     /// Removes the blob; Ok when it did not exist.
     async fn delete(&self, tenant: &TenantId, key: &BlobKey) -> Result<(), StoreError>;
 }
+
+/// Direct, credential-free read URLs of blobs (an object store's presigned GET), for handing a
+/// blob to a client without the server in the path.
+#[async_trait]
+pub trait BlobUrls: Send + Sync + 'static {
+    /// A URL that reads the tenant's blob `key` without further credentials until `ttl` has
+    /// passed. It names exactly this tenant and key: it cannot be turned into another blob's
+    /// URL. It does not check that the blob exists.
+    async fn read_url(
+        &self,
+        tenant: &TenantId,
+        key: &BlobKey,
+        ttl: std::time::Duration,
+    ) -> Result<String, StoreError>;
+}

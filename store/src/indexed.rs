@@ -98,6 +98,10 @@ impl ResourceStore for IndexedStore {
         self.inner.changes(tenant, query).await
     }
 
+    fn change_slices(&self) -> u32 {
+        self.inner.change_slices()
+    }
+
     async fn forget_tenant(&self, tenant: &TenantId) {
         self.inner.forget_tenant(tenant).await;
         if let Err(e) = self.index.drop_tenant(tenant).await {

@@ -22,7 +22,7 @@ mod search_terminology;
 mod stamp;
 mod tenant_partitions;
 
-pub use blob::{BlobKey, BlobStore, ByteStream};
+pub use blob::{BlobKey, BlobStore, BlobUrls, ByteStream};
 pub use envelope::Envelope;
 pub use error::{ErrorKind, StoreError};
 pub use index_event::{INDEX_QUEUE, IndexEvent};

@@ -169,6 +169,10 @@ pub struct ChangesQuery {
     pub max_bytes: usize,
     /// Opaque cursor from a previous page's `next`.
     pub cursor: Option<String>,
+    /// Only slice `s` of the type's resources, `s < ResourceStore::change_slices()`: the
+    /// slices are disjoint and together hold every resource, so each can be read by a
+    /// different worker. `None`: all of them.
+    pub slice: Option<u32>,
 }
 
 /// One page of `changes`: for each resource, the version that was current at the snapshot
@@ -240,6 +244,12 @@ pub trait ResourceStore: SearchIndex + Send + Sync + 'static {
         tenant: &TenantId,
         query: &ChangesQuery,
     ) -> Result<ChangesPage, StoreError>;
+
+    /// Into how many slices `changes` can split a type (see [`ChangesQuery::slice`]): the
+    /// shards of a sharded index, 1 for a store that reads a type in one ordered walk.
+    fn change_slices(&self) -> u32 {
+        1
+    }
 
     /// Drops every cached handle on `tenant` (after its partitions were removed).
     async fn forget_tenant(&self, tenant: &TenantId);

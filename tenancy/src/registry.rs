@@ -1,15 +1,17 @@
 //! The embedded tenant registry: one folder per tenant under `{data_dir}/tenants/`, holding
 //! `tenant.json` and the tenant's partitions. Folders make the registry safe to change from the
 //! CLI while a server runs on the same data dir: the server looks a tenant up on each request.
+//! It is the embedded [`TenantDirectory`] (its calls run on the blocking pool).
 
 use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
+use async_trait::async_trait;
 use chrono::{SecondsFormat, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::TenantId;
+use crate::{TenantDirectory, TenantId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -40,6 +42,21 @@ pub enum RegistryError {
         path: PathBuf,
         source: serde_json::Error,
     },
+    /// A shared directory (DynamoDB) failed or is throttled: the call may succeed later.
+    #[error("tenant directory unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl Tenant {
+    /// A new, active tenant created now.
+    pub fn new_active(tenant: &TenantId, name: &str) -> Tenant {
+        Tenant {
+            id: tenant.to_string(),
+            name: name.to_owned(),
+            status: TenantStatus::Active,
+            created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
+        }
+    }
 }
 
 fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> RegistryError {
@@ -92,20 +109,24 @@ impl TenantRegistry {
             }
             Err(e) => return Err(io_err("create tenant folder")(e)),
         }
-        let record = Tenant {
-            id: tenant.to_string(),
-            name: name.to_owned(),
-            status: TenantStatus::Active,
-            created: Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true),
-        };
-        let tmp = dir.join("tenant.json.tmp");
+        let record = Tenant::new_active(tenant, name);
+        let tmp = dir.join(format!("tenant.json.{}.tmp", uuid::Uuid::new_v4().simple()));
         let json = serde_json::to_vec_pretty(&record).map_err(|e| RegistryError::Corrupt {
             path: tmp.clone(),
             source: e,
         })?;
         fs::write(&tmp, json).map_err(io_err("write tenant record"))?;
-        fs::rename(&tmp, self.record_path(tenant)).map_err(io_err("publish tenant record"))?;
-        Ok(record)
+        // A hard link publishes the complete record and fails when one is there: of two
+        // concurrent creates, one wins.
+        let published = fs::hard_link(&tmp, self.record_path(tenant));
+        let _ = fs::remove_file(&tmp);
+        match published {
+            Ok(()) => Ok(record),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                Err(RegistryError::AlreadyExists(tenant.clone()))
+            }
+            Err(e) => Err(io_err("publish tenant record")(e)),
+        }
     }
 
     /// The tenant, or `None` when it does not exist.
@@ -180,6 +201,47 @@ impl TenantRegistry {
     }
 }
 
+/// Runs a registry call on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, RegistryError> + Send + 'static,
+) -> Result<T, RegistryError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| RegistryError::Unavailable(format!("tenant registry task: {e}")))?
+}
+
+#[async_trait]
+impl TenantDirectory for TenantRegistry {
+    async fn create(&self, tenant: &TenantId, name: &str) -> Result<Tenant, RegistryError> {
+        let (registry, tenant, name) = (self.clone(), tenant.clone(), name.to_owned());
+        blocking(move || TenantRegistry::create(&registry, &tenant, &name)).await
+    }
+
+    async fn get(&self, tenant: &TenantId) -> Result<Option<Tenant>, RegistryError> {
+        let (registry, tenant) = (self.clone(), tenant.clone());
+        blocking(move || TenantRegistry::get(&registry, &tenant)).await
+    }
+
+    async fn list(&self) -> Result<Vec<Tenant>, RegistryError> {
+        let registry = self.clone();
+        blocking(move || TenantRegistry::list(&registry)).await
+    }
+
+    async fn set_status(
+        &self,
+        tenant: &TenantId,
+        status: TenantStatus,
+    ) -> Result<Tenant, RegistryError> {
+        let (registry, tenant) = (self.clone(), tenant.clone());
+        blocking(move || TenantRegistry::set_status(&registry, &tenant, status)).await
+    }
+
+    async fn delete(&self, tenant: &TenantId) -> Result<(), RegistryError> {
+        let (registry, tenant) = (self.clone(), tenant.clone());
+        blocking(move || TenantRegistry::delete(&registry, &tenant)).await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -212,5 +274,13 @@ mod tests {
             registry.delete(&acme),
             Err(RegistryError::NotFound(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn conforms_to_the_tenant_directory_suite() {
+        let dir = tempfile::tempdir().unwrap();
+        let registry: std::sync::Arc<dyn TenantDirectory> =
+            std::sync::Arc::new(TenantRegistry::new(dir.path()));
+        crate::conformance::tenant_directory_suite(registry).await;
     }
 }

@@ -23,6 +23,8 @@ OS_PORT=${HEARTH_TEST_OPENSEARCH_URL##*:}
 WORK=$(mktemp -d -t hearth-aws-e2e.XXXXXX)
 NAME="e2e$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 export HEARTH_BACKEND=aws HEARTH_PROVISION=true HEARTH_INDEXING=stream
+# moto serves one request at a time (tests/moto/serve.py): a long poll would stall it.
+export HEARTH_SQS_WAIT_SECONDS=0
 export HEARTH_AWS_ENDPOINT_URL=$HEARTH_TEST_AWS_ENDPOINT HEARTH_AWS_PREFIX=$NAME
 export HEARTH_OPENSEARCH_URL=$HEARTH_TEST_OPENSEARCH_URL HEARTH_OPENSEARCH_PREFIX="hearth-$NAME-"
 export HEARTH_DATA_DIR=$WORK/data HEARTH_LOG_FORMAT=json

@@ -10,6 +10,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use hearth_api::FileClientRegistry;
+use hearth_auth::{ClientRegistry, MemoryReplayCache, ReplayGuard};
 use hearth_aws::AwsConfig;
 use hearth_aws::backend::AwsBackend;
 use hearth_aws::dynamo::{IndexMode, SETTLE};
@@ -19,10 +21,10 @@ use hearth_store::embedded::{
     SqliteResourceStore,
 };
 use hearth_store::{
-    BlobStore, Envelope, JobQueue, JobStore, KeyService, ResourceStore, SealedJobs,
+    BlobStore, BlobUrls, Envelope, JobQueue, JobStore, KeyService, ResourceStore, SealedJobs,
     TenantPartitions,
 };
-use hearth_tenancy::{TenantId, TenantRegistry};
+use hearth_tenancy::{TenantDirectory, TenantId, TenantRegistry};
 
 pub struct TestBackend {
     pub store: Arc<dyn ResourceStore>,
@@ -34,6 +36,13 @@ pub struct TestBackend {
     pub partitions: Option<Arc<dyn TenantPartitions>>,
     /// How long a write takes to enter export snapshots.
     pub settle: Duration,
+    /// The tenant directory, client registry and replay guard (AWS: DynamoDB; embedded: the
+    /// data dir's folders and files, and memory).
+    pub tenants: Arc<dyn TenantDirectory>,
+    pub clients: Arc<dyn ClientRegistry>,
+    pub replay: Arc<dyn ReplayGuard>,
+    /// Presigned read URLs of blobs (AWS: S3), for export manifests that need no token.
+    pub urls: Option<Arc<dyn BlobUrls>>,
 }
 
 /// Whether test servers run on the AWS adapters.
@@ -81,6 +90,10 @@ pub async fn open(registry: &TenantRegistry, dir: &Path) -> TestBackend {
             queue: jobs,
             partitions: Some(Arc::new(EmbeddedPartitions::new(envelope))),
             settle: Duration::ZERO,
+            tenants: Arc::new(registry.clone()),
+            clients: Arc::new(FileClientRegistry::new(dir, registry.clone())),
+            replay: Arc::new(MemoryReplayCache::default()),
+            urls: None,
         }
     }
 }
@@ -95,6 +108,8 @@ async fn aws() -> TestBackend {
     let name = format!("t{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
     let config = AwsConfig {
         endpoint_url: Some(required("HEARTH_TEST_AWS_ENDPOINT")),
+        // moto serves one request at a time (tests/moto/serve.py): no long polls.
+        sqs_wait_seconds: 0,
         ..AwsConfig::with_prefix(&name)
     };
     let index = OpenSearchIndex::connect(OpenSearchConfig {
@@ -113,9 +128,13 @@ async fn aws() -> TestBackend {
             backend.jobs.clone(),
             backend.envelope.clone(),
         )),
-        queue: backend.queue.clone(),
+        queue: backend.export_queue(),
         partitions: Some(Arc::new(backend.partitions())),
         settle: SETTLE,
+        tenants: backend.tenants.clone(),
+        clients: backend.client_registry.clone(),
+        replay: backend.replay.clone(),
+        urls: Some(backend.blobs.clone()),
     }
 }
 

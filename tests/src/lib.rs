@@ -31,6 +31,8 @@ pub struct TestServer {
     pub signer: Arc<LocalSigner>,
     /// The in-process export workers; stopped with the server.
     workers: Vec<tokio::task::JoinHandle<()>>,
+    /// What the export workers work with (to read a job's document in tests).
+    pub export: Arc<hearth_workers::export::ExportContext>,
     /// How long a write takes to enter export snapshots (0 on the embedded backend).
     settle: std::time::Duration,
 
@@ -55,6 +57,17 @@ pub fn test_export_options() -> ExportOptions {
     }
 }
 
+/// Optional features of a test server.
+#[derive(Debug, Default, Clone, Copy)]
+struct Extras {
+    /// Export files by HMAC-signed server URLs.
+    signed_urls: bool,
+    /// Audit records also stored as AuditEvents.
+    audit_events: bool,
+    /// Export files by the blob store's presigned URLs (AWS).
+    presigned_urls: bool,
+}
+
 /// The full-access scope of the default tokens.
 pub const FULL_ACCESS: &str = "system/*.cruds";
 
@@ -65,60 +78,92 @@ impl TestServer {
     }
 
     pub async fn with_limits(limits: Limits) -> TestServer {
-        TestServer::build(limits, test_export_options(), 1, false, false).await
+        TestServer::build(limits, test_export_options(), 1, Extras::default()).await
     }
 
     /// A server offering export files as signed URLs (`requiresAccessToken: false`).
     pub async fn with_signed_export_urls() -> TestServer {
-        TestServer::build(Limits::default(), test_export_options(), 1, true, false).await
+        TestServer::build(
+            Limits::default(),
+            test_export_options(),
+            1,
+            Extras {
+                signed_urls: true,
+                ..Extras::default()
+            },
+        )
+        .await
+    }
+
+    /// A server whose export manifests link files by presigned URLs of the blob store
+    /// (`requiresAccessToken: false`); `None` on a backend without them (embedded).
+    pub async fn with_presigned_export_urls() -> Option<TestServer> {
+        if !backend::aws_selected() {
+            return None;
+        }
+        let options = Extras {
+            presigned_urls: true,
+            ..Extras::default()
+        };
+        Some(TestServer::build(Limits::default(), test_export_options(), 1, options).await)
     }
 
     /// A server with default limits, these export settings and `workers` export workers.
     pub async fn with_export(export: ExportOptions, workers: usize) -> TestServer {
-        TestServer::build(Limits::default(), export, workers, false, false).await
+        TestServer::build(Limits::default(), export, workers, Extras::default()).await
     }
 
     /// A server that also stores audit records as AuditEvents (`[audit] store_events`).
     pub async fn with_audit_events() -> TestServer {
-        TestServer::build(Limits::default(), test_export_options(), 1, false, true).await
+        TestServer::build(
+            Limits::default(),
+            test_export_options(),
+            1,
+            Extras {
+                audit_events: true,
+                ..Extras::default()
+            },
+        )
+        .await
     }
 
     async fn build(
         limits: Limits,
         export: ExportOptions,
         workers: usize,
-        signed_urls: bool,
-        audit_events: bool,
+        extras: Extras,
     ) -> TestServer {
+        let Extras {
+            signed_urls,
+            audit_events,
+            presigned_urls,
+        } = extras;
         let dir = tempfile::tempdir().expect("create temp dir");
         let registry = TenantRegistry::new(dir.path());
-        for tenant in ["default", "other"] {
-            registry
-                .create(&tenant.parse::<TenantId>().expect("tenant id"), tenant)
-                .expect("create tenant");
-        }
         let backend = backend::open(&registry, dir.path()).await;
         for tenant in ["default", "other"] {
+            let id = tenant.parse::<TenantId>().expect("tenant id");
             backend
-                .provision(&tenant.parse::<TenantId>().expect("tenant id"))
-                .await;
+                .tenants
+                .create(&id, tenant)
+                .await
+                .expect("create tenant");
+            backend.provision(&id).await;
         }
         let (store, blobs) = (backend.store.clone(), backend.blobs.clone());
         let signer = Arc::new(
             LocalSigner::load_or_create(&signing_key_path(dir.path())).expect("signing key"),
         );
-        let auth = Auth::new(
-            AuthSetup {
-                signer: signer.clone(),
-                validator: hearth_auth::ValidatorConfig::default(),
-                rbac: hearth_auth::RbacConfig::default(),
-                token_lifetime_secs: 300,
-                data_dir: dir.path().to_owned(),
-                ca_file: None,
-                admin_key: None,
-            },
-            registry.clone(),
-        )
+        let auth = Auth::new(AuthSetup {
+            signer: signer.clone(),
+            validator: hearth_auth::ValidatorConfig::default(),
+            rbac: hearth_auth::RbacConfig::default(),
+            token_lifetime_secs: 300,
+            clients: backend.clients.clone(),
+            replay: backend.replay.clone(),
+            ca_file: None,
+            admin_key: None,
+        })
         .expect("auth config");
         let export_ctx = Arc::new(hearth_workers::export::ExportContext {
             resources: store.clone(),
@@ -127,13 +172,25 @@ impl TestServer {
             options: export,
         });
         let export_queue = backend.queue.clone();
-        let service = hearth_workers::export_service(&export_ctx, &export_queue);
+        let service = match (&backend.urls, presigned_urls) {
+            (Some(urls), true) => Arc::new(
+                hearth_workers::export::ExportService::new(
+                    export_ctx.clone(),
+                    export_queue.clone(),
+                )
+                .with_presigned_links(hearth_workers::export::PresignedLinks {
+                    urls: urls.clone(),
+                    ttl: std::time::Duration::from_secs(600),
+                }),
+            ),
+            _ => hearth_workers::export_service(&export_ctx, &export_queue),
+        };
         let workers = match workers {
             0 => Vec::new(),
             n => hearth_workers::spawn_workers(&export_ctx, &export_queue, n),
         };
-        let mut state =
-            AppState::new(store, blobs, registry.clone(), limits, None, auth).with_export(service);
+        let mut state = AppState::new(store, blobs, backend.tenants.clone(), limits, None, auth)
+            .with_export(service);
         if let Some(partitions) = backend.partitions.clone() {
             state = state.with_partitions(partitions);
         }
@@ -169,6 +226,7 @@ impl TestServer {
             registry,
             signer,
             workers,
+            export: export_ctx,
             settle: backend.settle,
             _dir: dir,
         }

@@ -8,6 +8,7 @@
 use std::fs;
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use hearth_auth::{ClientKeys, ClientRegistry, JwkSet, RegisteredClient, RegistryError, ScopeSet};
@@ -100,10 +101,13 @@ pub fn is_client_id(s: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
-/// The client registry of an embedded data dir.
+/// The client registry of an embedded data dir. Registrations are serialized in the process
+/// (the server's admin API is the one writer of a data dir), so that of two concurrent ones
+/// with the same id only one finds the index entry free.
 pub struct FileClientRegistry {
     index_dir: PathBuf,
     tenants: TenantRegistry,
+    registering: Arc<Mutex<()>>,
 }
 
 fn unavailable(context: &str) -> impl FnOnce(io::Error) -> RegistryError + '_ {
@@ -115,6 +119,7 @@ impl FileClientRegistry {
         FileClientRegistry {
             index_dir: data_dir.join("clients"),
             tenants,
+            registering: Arc::default(),
         }
     }
 
@@ -125,9 +130,13 @@ impl FileClientRegistry {
     fn client_path(&self, tenant: &TenantId, client_id: &str) -> PathBuf {
         self.client_dir(tenant).join(format!("{client_id}.json"))
     }
+}
 
-    /// Registers `client`; `Duplicate` when its id is taken anywhere in the deployment.
-    pub async fn register(&self, client: RegisteredClient) -> Result<(), RegistryError> {
+#[async_trait]
+impl ClientRegistry for FileClientRegistry {
+    /// `Duplicate` when an index entry names a live client: one whose file is still under its
+    /// tenant's folder.
+    async fn register(&self, client: RegisteredClient) -> Result<(), RegistryError> {
         let index = self.index_dir.join(&client.client_id);
         let path = self.client_path(&client.tenant, &client.client_id);
         let index_dir = self.index_dir.clone();
@@ -140,7 +149,9 @@ impl FileClientRegistry {
                     .join(format!("{id}.json"))
             }
         };
+        let registering = self.registering.clone();
         blocking(move || {
+            let _serialized = registering.lock().unwrap_or_else(|p| p.into_inner());
             fs::create_dir_all(&index_dir).map_err(unavailable("create client index"))?;
             let tenant = client.tenant.as_str().as_bytes().to_vec();
             match fs::OpenOptions::new()
@@ -174,8 +185,7 @@ impl FileClientRegistry {
         .await
     }
 
-    /// The clients of `tenant`, by id.
-    pub async fn list(&self, tenant: &TenantId) -> Result<Vec<RegisteredClient>, RegistryError> {
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<RegisteredClient>, RegistryError> {
         let dir = self.client_dir(tenant);
         blocking(move || {
             let entries = match fs::read_dir(&dir) {
@@ -198,8 +208,7 @@ impl FileClientRegistry {
         .await
     }
 
-    /// Removes the client `client_id` of `tenant`; `false` when there was none.
-    pub async fn remove(&self, tenant: &TenantId, client_id: &str) -> Result<bool, RegistryError> {
+    async fn remove(&self, tenant: &TenantId, client_id: &str) -> Result<bool, RegistryError> {
         if !is_client_id(client_id) {
             return Ok(false);
         }
@@ -219,10 +228,7 @@ impl FileClientRegistry {
         })
         .await
     }
-}
 
-#[async_trait]
-impl ClientRegistry for FileClientRegistry {
     /// `None` also for clients of a tenant that is suspended or gone: they get no tokens.
     async fn get(&self, client_id: &str) -> Result<Option<RegisteredClient>, RegistryError> {
         if !is_client_id(client_id) {
@@ -283,4 +289,18 @@ async fn blocking<T: Send + 'static>(
     tokio::task::spawn_blocking(f)
         .await
         .map_err(|e| RegistryError::Unavailable(format!("client registry task: {e}")))?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn conforms_to_the_client_registry_suite() {
+        let dir = std::env::temp_dir().join(format!("hearth-clients-{}", uuid::Uuid::new_v4()));
+        let tenants = TenantRegistry::new(&dir);
+        let registry = Arc::new(FileClientRegistry::new(&dir, tenants.clone()));
+        hearth_auth::conformance::client_registry_suite(registry, Arc::new(tenants)).await;
+        let _ = fs::remove_dir_all(&dir);
+    }
 }

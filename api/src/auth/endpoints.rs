@@ -70,6 +70,6 @@ pub async fn smart_config(
     Path(tenant): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::open(&state, &tenant, &headers)?;
+    let ctx = Ctx::open(&state, &tenant, &headers).await?;
     Ok(Json(smart_configuration(&ctx.base, TOKEN_PATH)).into_response())
 }

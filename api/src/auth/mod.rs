@@ -20,10 +20,9 @@ use axum::extract::FromRequestParts;
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use hearth_auth::{
-    AdminKey, Authorizer, ConfigError, JwksSource, LocalSigner, MemoryReplayCache, Principal,
-    RbacConfig, TokenService, TokenServiceConfig, Validator, ValidatorConfig,
+    AdminKey, Authorizer, ClientRegistry, ConfigError, JwksSource, LocalSigner, Principal,
+    RbacConfig, ReplayGuard, TokenService, TokenServiceConfig, Validator, ValidatorConfig,
 };
-use hearth_tenancy::TenantRegistry;
 
 pub(crate) use clients::client_json;
 pub use clients::{ClientRegistration, FileClientRegistry};
@@ -42,8 +41,12 @@ pub struct AuthSetup {
     pub rbac: RbacConfig,
     /// Lifetime of tokens issued by `POST /auth/token` (capped at 300 s by the auth crate).
     pub token_lifetime_secs: u64,
-    /// The data dir: registered clients live under it.
-    pub data_dir: PathBuf,
+    /// The registered SMART backend-services clients ([`FileClientRegistry`] in the data dir,
+    /// or DynamoDB on AWS).
+    pub clients: Arc<dyn ClientRegistry>,
+    /// The `jti`s of accepted client assertions (in memory for one process, or DynamoDB on AWS
+    /// so that an assertion is used once across API tasks).
+    pub replay: Arc<dyn ReplayGuard>,
     /// PEM certificates trusted, besides the platform's roots, when fetching JWKS and OIDC
     /// discovery documents over https (`auth.ca_file`).
     pub ca_file: Option<PathBuf>,
@@ -56,13 +59,13 @@ pub struct Auth {
     pub(crate) validator: Validator,
     pub(crate) authorizer: Authorizer,
     pub(crate) tokens: TokenService,
-    pub(crate) clients: Arc<FileClientRegistry>,
+    pub(crate) clients: Arc<dyn ClientRegistry>,
 }
 
 impl Auth {
     /// Builds the services; fails when the configuration cannot work (see
     /// [`Validator::new`]).
-    pub fn new(setup: AuthSetup, tenants: TenantRegistry) -> Result<Auth, ConfigError> {
+    pub fn new(setup: AuthSetup) -> Result<Auth, ConfigError> {
         // Keys are fetched from https URLs only (http on loopback): refuse others at start.
         for oidc in &setup.validator.oidc_issuers {
             if oidc.jwks.is_none() {
@@ -80,14 +83,14 @@ impl Auth {
         if let Some(key) = setup.admin_key {
             validator = validator.with_admin_key(key);
         }
-        let clients = Arc::new(FileClientRegistry::new(&setup.data_dir, tenants));
+        let clients = setup.clients;
         let mut token_config = TokenServiceConfig::for_validator(&setup.validator);
         token_config.token_lifetime_secs = setup.token_lifetime_secs;
         let tokens = TokenService::new(
             token_config,
             setup.signer,
             clients.clone(),
-            Arc::new(MemoryReplayCache::default()),
+            setup.replay,
             source,
         );
         Ok(Auth {
@@ -184,7 +187,6 @@ mod tests {
 
     #[test]
     fn key_urls_of_oidc_issuers_must_be_https_or_loopback() {
-        let dir = std::env::temp_dir().join(format!("hearth-auth-{}", uuid::Uuid::new_v4()));
         let build = |issuer: &str, jwks_uri: Option<&str>| {
             let mut validator = ValidatorConfig::default();
             validator.oidc_issuers.push(hearth_auth::OidcIssuer {
@@ -196,11 +198,12 @@ mod tests {
                 validator,
                 rbac: RbacConfig::default(),
                 token_lifetime_secs: 300,
-                data_dir: dir.clone(),
+                clients: Arc::new(hearth_auth::InMemoryClientRegistry::new()),
+                replay: Arc::new(hearth_auth::MemoryReplayCache::default()),
                 ca_file: None,
                 admin_key: None,
             };
-            Auth::new(setup, TenantRegistry::new(&dir)).map(|_| ())
+            Auth::new(setup).map(|_| ())
         };
         for (issuer, jwks_uri, ok) in [
             ("https://idp.example.org", None, true),
@@ -219,6 +222,5 @@ mod tests {
         ] {
             assert_eq!(build(issuer, jwks_uri).is_ok(), ok, "{issuer} {jwks_uri:?}");
         }
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

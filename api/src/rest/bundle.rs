@@ -43,7 +43,7 @@ pub async fn batch_or_transaction(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     let params = Params::parse(q.as_deref(), &headers)?;
     format::require_fhir(&params.accept)?;
     format::require_fhir_body(&headers)?;

@@ -213,7 +213,7 @@ impl axum::extract::FromRequest<AppState> for KickOff {
         .map_err(|e| ApiError::bad_request(e.to_string()))?;
         let caller = Caller::from_request_parts(&mut parts, state).await?;
         let tenant = params.get("tenant").map(String::as_str).unwrap_or_default();
-        let ctx = Ctx::new(state, tenant, &parts.headers, caller)?;
+        let ctx = Ctx::new(state, tenant, &parts.headers, caller).await?;
         let body = (parts.method == axum::http::Method::POST).then_some(body);
         Ok(KickOff {
             ctx,
@@ -280,7 +280,7 @@ pub async fn export_status(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     let id = job_id(&job)?;
     let status = service(&ctx)?
         .status(&ctx.tenant, &owner(&ctx)?, &id)
@@ -345,7 +345,7 @@ pub async fn export_cancel(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     let id = job_id(&job)?;
     if !service(&ctx)?
         .cancel(&ctx.tenant, &owner(&ctx)?, &id)
@@ -428,13 +428,13 @@ pub async fn export_file(
         _ => false,
     };
     let (ctx, owner) = if signed {
-        (Ctx::open(&state, &tenant, &parts.headers)?, None)
+        (Ctx::open(&state, &tenant, &parts.headers).await?, None)
     } else {
         let caller = <Caller as axum::extract::FromRequestParts<AppState>>::from_request_parts(
             &mut parts, &state,
         )
         .await?;
-        let ctx = Ctx::new(&state, &tenant, &parts.headers, caller)?;
+        let ctx = Ctx::new(&state, &tenant, &parts.headers, caller).await?;
         let owner = owner(&ctx)?;
         (ctx, Some(owner))
     };

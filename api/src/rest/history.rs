@@ -41,7 +41,7 @@ pub async fn history_system(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     unrestricted_only(&ctx.allow(&[Interaction::Search], "*")?)?;
     history(
         &ctx,
@@ -61,7 +61,7 @@ pub async fn history_type(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     let rt: ResourceType = rt.parse()?;
     unrestricted_only(&ctx.allow(&[Interaction::Search], rt.as_str())?)?;
     history(
@@ -82,7 +82,7 @@ pub async fn history_instance(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     let rt: ResourceType = rt.parse()?;
     let guard = ctx.allow(&[Interaction::Read], rt.as_str())?;
     let id: ResourceId = id.parse()?;

@@ -23,14 +23,14 @@ use hearth_auth::Interaction;
 
 type InstancePath = Path<(String, String, String)>;
 
-fn parse_path(
+async fn parse_path(
     state: &AppState,
     headers: &HeaderMap,
     path: (String, String, String),
     caller: Caller,
 ) -> Result<(Ctx, ResourceType, ResourceId), ApiError> {
     let (tenant, rt, id) = path;
-    let ctx = Ctx::new(state, &tenant, headers, caller)?;
+    let ctx = Ctx::new(state, &tenant, headers, caller).await?;
     Ok((ctx, rt.parse()?, id.parse()?))
 }
 
@@ -42,7 +42,7 @@ pub async fn read(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, path, caller)?;
+    let (ctx, rt, id) = parse_path(&state, &headers, path, caller).await?;
     let guard = ctx.allow(&[Interaction::Read], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     let subset = Subset::from_read_params(&params.rest)?;
@@ -65,7 +65,7 @@ pub async fn vread(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, (tenant, rt, id), caller)?;
+    let (ctx, rt, id) = parse_path(&state, &headers, (tenant, rt, id), caller).await?;
     let guard = ctx.allow(&[Interaction::Read], rt.as_str())?;
     let vid: VersionId = vid.parse()?;
     let params = Params::parse(q.as_deref(), &headers)?;
@@ -128,7 +128,7 @@ pub async fn update(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, path, caller)?;
+    let (ctx, rt, id) = parse_path(&state, &headers, path, caller).await?;
     let guard = ctx.allow(&[Interaction::Update], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     format::require_fhir(&params.accept)?;
@@ -154,7 +154,7 @@ pub async fn delete(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, path, caller)?;
+    let (ctx, rt, id) = parse_path(&state, &headers, path, caller).await?;
     let guard = ctx.allow(&[Interaction::Delete], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     let planned = interaction::plan_delete(rt, id, headers::if_match(&headers)?);
@@ -171,7 +171,7 @@ pub async fn patch(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt, id) = parse_path(&state, &headers, path, caller)?;
+    let (ctx, rt, id) = parse_path(&state, &headers, path, caller).await?;
     let guard = ctx.allow(&[Interaction::Update], rt.as_str())?;
     run_patch(
         &ctx,

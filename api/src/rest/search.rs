@@ -38,7 +38,7 @@ pub async fn search_type(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     let rt: ResourceType = rt.parse()?;
     let guard = ctx.allow(&[Interaction::Search], rt.as_str())?;
     search(&ctx, Some(rt), q.unwrap_or_default(), &headers, &guard).await
@@ -55,7 +55,7 @@ pub async fn search_system_post(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     let guard = ctx.allow(&[Interaction::Search], "*")?;
     let query = form_query(&state, &headers, q.as_deref(), body).await?;
     search(&ctx, None, query, &headers, &guard).await
@@ -95,7 +95,7 @@ pub async fn search_type_post(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     let rt: ResourceType = rt.parse()?;
     let guard = ctx.allow(&[Interaction::Search], rt.as_str())?;
     let query = form_query(&state, &headers, q.as_deref(), body).await?;
@@ -110,7 +110,7 @@ pub async fn search_system(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let ctx = Ctx::new(&state, &tenant, &headers, caller)?;
+    let ctx = Ctx::new(&state, &tenant, &headers, caller).await?;
     let guard = ctx.allow(&[Interaction::Search], "*")?;
     search(&ctx, None, q.unwrap_or_default(), &headers, &guard).await
 }

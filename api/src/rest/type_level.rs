@@ -21,13 +21,13 @@ use crate::interaction::{self, Target, is_binary};
 use crate::state::AppState;
 use hearth_auth::Interaction;
 
-fn parse_path(
+async fn parse_path(
     state: &AppState,
     headers: &HeaderMap,
     (tenant, rt): (String, String),
     caller: Caller,
 ) -> Result<(Ctx, ResourceType), ApiError> {
-    let ctx = Ctx::new(state, &tenant, headers, caller)?;
+    let ctx = Ctx::new(state, &tenant, headers, caller).await?;
     Ok((ctx, rt.parse()?))
 }
 
@@ -40,7 +40,7 @@ pub async fn create(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt) = parse_path(&state, &headers, path, caller)?;
+    let (ctx, rt) = parse_path(&state, &headers, path, caller).await?;
     let guard = ctx.allow(&[Interaction::Create], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     format::require_fhir(&params.accept)?;
@@ -83,7 +83,7 @@ pub async fn conditional_update(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt) = parse_path(&state, &headers, path, caller)?;
+    let (ctx, rt) = parse_path(&state, &headers, path, caller).await?;
     let guard = ctx.allow(&[Interaction::Update], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     format::require_fhir(&params.accept)?;
@@ -112,7 +112,7 @@ pub async fn conditional_delete(
     headers: HeaderMap,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt) = parse_path(&state, &headers, path, caller)?;
+    let (ctx, rt) = parse_path(&state, &headers, path, caller).await?;
     let guard = ctx.allow(&[Interaction::Delete], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     let query = criteria(&params)?;
@@ -130,7 +130,7 @@ pub async fn conditional_patch(
     caller: Caller,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let (ctx, rt) = parse_path(&state, &headers, path, caller)?;
+    let (ctx, rt) = parse_path(&state, &headers, path, caller).await?;
     let guard = ctx.allow(&[Interaction::Update], rt.as_str())?;
     let params = Params::parse(q.as_deref(), &headers)?;
     let query = criteria(&params)?;

@@ -1,5 +1,6 @@
 //! The registered SMART backend-services clients: the [`ClientRegistry`] port and an
-//! in-memory implementation (tests, and a cache or the embedded backend to build on).
+//! in-memory implementation for tests (the embedded registry is in `api`, the DynamoDB one in
+//! `aws`).
 
 use std::collections::HashMap;
 use std::sync::RwLock;
@@ -59,11 +60,26 @@ pub enum RegistryError {
     Unavailable(String),
 }
 
-/// Looks clients up by id. Contract: `Ok(None)` for an unknown client; `Err` only when the
-/// registry itself failed (the token endpoint answers `server_error`, not `invalid_client`).
+/// The registered clients of a deployment (the token endpoint's lookups, the admin API's
+/// changes). `Err(Unavailable)` only when the registry itself failed (the token endpoint
+/// answers `server_error`, not `invalid_client`).
 #[async_trait]
 pub trait ClientRegistry: Send + Sync {
+    /// The client, or `Ok(None)` for an unknown one. Registries that know tenants (the embedded
+    /// and DynamoDB ones) also answer `None` for a client whose tenant is suspended or gone:
+    /// it gets no tokens.
     async fn get(&self, client_id: &str) -> Result<Option<RegisteredClient>, RegistryError>;
+
+    /// Registers `client`; `Duplicate` when its id is taken anywhere in the deployment (of two
+    /// concurrent registrations of one id, exactly one succeeds).
+    async fn register(&self, client: RegisteredClient) -> Result<(), RegistryError>;
+
+    /// The clients of `tenant`, sorted by id.
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<RegisteredClient>, RegistryError>;
+
+    /// Removes the client `client_id` of `tenant`; `false` when `tenant` has no such client
+    /// (a client of another tenant is left alone).
+    async fn remove(&self, tenant: &TenantId, client_id: &str) -> Result<bool, RegistryError>;
 }
 
 /// Clients held in memory.
@@ -87,10 +103,15 @@ impl InMemoryClientRegistry {
         Ok(())
     }
 
-    /// Removes a client; returns whether it existed.
-    pub fn remove(&self, client_id: &str) -> bool {
+    /// Removes the client `client_id` of `tenant`; returns whether it existed.
+    pub fn remove(&self, tenant: &TenantId, client_id: &str) -> bool {
         let mut clients = self.clients.write().unwrap_or_else(|p| p.into_inner());
-        clients.remove(client_id).is_some()
+        if clients.get(client_id).is_some_and(|c| &c.tenant == tenant) {
+            clients.remove(client_id);
+            true
+        } else {
+            false
+        }
     }
 
     /// The clients of one tenant, by id.
@@ -111,5 +132,17 @@ impl ClientRegistry for InMemoryClientRegistry {
     async fn get(&self, client_id: &str) -> Result<Option<RegisteredClient>, RegistryError> {
         let clients = self.clients.read().unwrap_or_else(|p| p.into_inner());
         Ok(clients.get(client_id).cloned())
+    }
+
+    async fn register(&self, client: RegisteredClient) -> Result<(), RegistryError> {
+        InMemoryClientRegistry::register(self, client)
+    }
+
+    async fn list(&self, tenant: &TenantId) -> Result<Vec<RegisteredClient>, RegistryError> {
+        Ok(InMemoryClientRegistry::list(self, tenant))
+    }
+
+    async fn remove(&self, tenant: &TenantId, client_id: &str) -> Result<bool, RegistryError> {
+        Ok(InMemoryClientRegistry::remove(self, tenant, client_id))
     }
 }

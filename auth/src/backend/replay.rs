@@ -1,6 +1,6 @@
 //! Replay protection for client assertions: the [`ReplayGuard`] port (a deployment with
-//! several API instances needs a shared one, e.g. a conditional put in DynamoDB) and a
-//! bounded in-memory implementation for a single process.
+//! several API instances needs a shared one: the `aws` crate's conditional put in DynamoDB)
+//! and a bounded in-memory implementation for a single process.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Mutex;

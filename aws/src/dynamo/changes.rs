@@ -13,7 +13,8 @@
 //! is completed when a snapshot is taken.
 //!
 //! `changes` walks the type's shards of `by_type` one after another in history-key order,
-//! reading version items with `since <= last_updated <= U` that were not superseded by `U`.
+//! reading version items with `since <= last_updated <= U` that were not superseded by `U`;
+//! a query for one slice walks only that shard (export tasks read the shards in parallel).
 
 use std::time::Duration;
 
@@ -56,10 +57,25 @@ impl DynamoStore {
         q: &ChangesQuery,
     ) -> Result<ChangesPage, StoreError> {
         let upto = parse_mark(&q.upto)?;
+        // A slice is one shard: its resources, in the shard's own order.
+        let (first, end) = match q.slice {
+            Some(slice) if slice < SHARDS => (slice, slice + 1),
+            Some(slice) => {
+                return Err(StoreError::Invalid(format!(
+                    "changes slice {slice} of {SHARDS}"
+                )));
+            }
+            None => (0, SHARDS),
+        };
         let (mut shard, mut after) = match &q.cursor {
             Some(cursor) => parse_changes_cursor(cursor)?,
-            None => (0, None),
+            None => (first, None),
         };
+        if shard < first || shard >= end {
+            return Err(StoreError::Invalid(
+                "changes cursor of another slice".into(),
+            ));
+        }
         let settled = upto.saturating_add(SETTLE.as_millis() as i64);
         let wait = settled - Utc::now().timestamp_millis();
         if wait > 0 {
@@ -73,7 +89,7 @@ impl DynamoStore {
             .map_or_else(|| "0".to_owned(), |s| history_floor(ceil_ms(s)));
         let count = q.count.max(1);
         let (mut versions, mut bytes) = (Vec::new(), 0usize);
-        while shard < SHARDS {
+        while shard < end {
             let mut walk = Walk::new(Range {
                 index: Some(BY_TYPE),
                 part_attr: TYPE_PART,
@@ -94,7 +110,7 @@ impl DynamoStore {
                 bytes += version.body.as_ref().map_or(0, |b| b.len());
                 versions.push(version);
                 if versions.len() == count || bytes >= q.max_bytes.max(1) {
-                    let next = if walk.is_exhausted() && shard + 1 == SHARDS {
+                    let next = if walk.is_exhausted() && shard + 1 == end {
                         None
                     } else {
                         Some(changes_cursor(shard, Some(&key)))

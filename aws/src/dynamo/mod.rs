@@ -206,6 +206,10 @@ impl ResourceStore for DynamoStore {
         self.changes_page(tenant, query).await
     }
 
+    fn change_slices(&self) -> u32 {
+        table::SHARDS
+    }
+
     async fn forget_tenant(&self, tenant: &TenantId) {
         self.clock.forget(tenant);
     }

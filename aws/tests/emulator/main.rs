@@ -4,8 +4,10 @@
 
 mod blob;
 mod common;
+mod deployment_keys;
 mod jobs;
 mod kms;
+mod registry;
 mod resources;
 mod staged;
 mod tenant;

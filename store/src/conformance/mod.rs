@@ -55,6 +55,7 @@ pub async fn resource_core_suite(store: Arc<dyn ResourceStore>, max_atomic_ops: 
     resource_history::since_and_at_with_shared_instants(s).await;
     resource_changes::state_as_of_a_snapshot(s).await;
     resource_changes::since_and_until(s).await;
+    resource_changes::slices_partition_a_type(s).await;
     resource_concurrency::racing_updates_have_one_winner(&store).await;
     resource_concurrency::racing_creates_have_one_winner(&store).await;
     resource_concurrency::concurrent_creates(&store).await;

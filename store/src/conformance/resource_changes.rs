@@ -18,6 +18,7 @@ fn query(rt: &str, snapshot: &Snapshot, count: usize) -> ChangesQuery {
         count,
         max_bytes: usize::MAX,
         cursor: None,
+        slice: None,
     }
 }
 
@@ -189,5 +190,48 @@ pub(super) async fn since_and_until(store: &dyn ResourceStore) {
         ..query("Patient", &snap, 10)
     };
     let err = store.changes(&tenant, &bad).await.expect_err("bad cursor");
+    assert_eq!(err.kind(), ErrorKind::Invalid);
+}
+
+/// The slices of a type are disjoint and together hold every resource, paged or not; a slice
+/// beyond `change_slices()` is `Invalid`.
+pub(super) async fn slices_partition_a_type(store: &dyn ResourceStore) {
+    let tenant = fresh_tenant();
+    let patient = json!({"resourceType": "Patient"});
+    for i in 0..24 {
+        let k = key("Patient", &format!("p{i}"));
+        must_write(store, &tenant, put(&k, patient.clone(), Precondition::None)).await;
+    }
+    must_write(
+        store,
+        &tenant,
+        delete(&key("Patient", "p3"), Precondition::None),
+    )
+    .await;
+    let snap = store.snapshot(&tenant).await.expect("snapshot");
+    let whole = all(store, &tenant, query("Patient", &snap, 1000)).await;
+    assert_eq!(whole.len(), 24);
+    let slices = store.change_slices();
+    assert!(slices >= 1);
+    let mut union = Vec::new();
+    for slice in 0..slices {
+        let q = |count| ChangesQuery {
+            slice: Some(slice),
+            ..query("Patient", &snap, count)
+        };
+        let one = all(store, &tenant, q(1000)).await;
+        assert_eq!(all(store, &tenant, q(2)).await, one, "slice {slice} paged");
+        union.extend(one);
+    }
+    union.sort();
+    assert_eq!(union, whole, "the slices partition the type");
+    let beyond = ChangesQuery {
+        slice: Some(slices),
+        ..query("Patient", &snap, 10)
+    };
+    let err = store
+        .changes(&tenant, &beyond)
+        .await
+        .expect_err("no such slice");
     assert_eq!(err.kind(), ErrorKind::Invalid);
 }

@@ -12,6 +12,8 @@ mod encryption;
 mod errors;
 mod examples;
 mod export;
+mod export_parallel;
+mod export_presigned;
 mod history;
 mod isolation;
 mod metadata;

@@ -1,7 +1,9 @@
 //! The export job document (kept in the `JobStore`) and the manifest built from it.
 //!
-//! The document is the job's checkpoint: its parts record, per resource type, the cursor after
-//! the last finished file, so a restarted worker continues from there and rewrites only the file
+//! The document is the job's checkpoint. Its parts are the resource types; its tasks split the
+//! work by slice of the store's `changes` (the index shards on AWS, one slice embedded), each
+//! task walking every part for its slice. A task records the part it is in and the cursor after
+//! its last finished file, so a restarted task continues from there and rewrites only the file
 //! that was in progress (same name, so never a duplicate).
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -63,18 +65,52 @@ pub struct FileRecord {
     pub bytes: u64,
 }
 
-/// One resource type's share of the work.
+/// One resource type of the export.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Part {
     pub rt: String,
-    /// Position after the last resource of the last finished file.
-    pub cursor: Option<String>,
-    /// Number of the next file of this type.
-    pub next_file: u32,
-    pub done: bool,
     /// Provenance exported for `includeAssociatedData` (selected by their targets).
     #[serde(default)]
     pub associated: bool,
+}
+
+/// One slice of the work, run by one worker at a time (one queue message on AWS).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Task {
+    /// The `changes` slice it reads of every part (`None`: whole types).
+    pub slice: Option<u32>,
+    /// The index of the part in progress (`parts.len()` once all are done).
+    pub part: usize,
+    /// Position in that part after the last resource of the last finished file.
+    pub cursor: Option<String>,
+    /// Number of the next file of that part and slice.
+    pub next_file: u32,
+    pub done: bool,
+    /// The worker that finished it.
+    pub worker: Option<String>,
+}
+
+impl Task {
+    pub fn new(slice: Option<u32>) -> Task {
+        Task {
+            slice,
+            part: 0,
+            cursor: None,
+            next_file: 1,
+            done: false,
+            worker: None,
+        }
+    }
+
+    /// The same task at the start of part `part`.
+    pub fn at_part(self, part: usize) -> Task {
+        Task {
+            part,
+            cursor: None,
+            next_file: 1,
+            ..self
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,6 +129,8 @@ pub struct ExportJob {
     /// Group export, or `patient` given: the ids of the patients whose data is exported.
     pub members: Option<Vec<String>>,
     pub parts: Vec<Part>,
+    #[serde(default)]
+    pub tasks: Vec<Task>,
     pub files: Vec<FileRecord>,
     /// Warnings of a lenient kick-off, and problems met while exporting.
     pub warnings: Vec<String>,
@@ -119,6 +157,7 @@ impl ExportJob {
             snapshot: None,
             members: None,
             parts: Vec::new(),
+            tasks: Vec::new(),
             files: Vec::new(),
             warnings,
             failure: None,
@@ -131,11 +170,11 @@ impl ExportJob {
         match self.status {
             Status::Accepted => "queued".into(),
             _ => {
-                let done = self.parts.iter().filter(|p| p.done).count();
+                let done = self.tasks.iter().filter(|t| t.done).count();
                 format!(
-                    "{} resources exported; {done} of {} types done",
+                    "{} resources exported; {done} of {} tasks done",
                     self.exported,
-                    self.parts.len()
+                    self.tasks.len()
                 )
             }
         }

@@ -3,8 +3,10 @@
 
 mod associated;
 mod audit;
+mod commit;
 mod context;
 mod job;
+mod links;
 mod page;
 mod request;
 mod runner;
@@ -15,6 +17,7 @@ mod worker;
 
 pub use context::{EXPORT_QUEUE, ExportContext, ExportOptions};
 pub use job::{FileKind, FileRecord, Owner, Status};
+pub use links::{MAX_LINK_TTL, PresignedLinks};
 pub use request::{
     Associated, ExportRequest, Format, Level, RequestError, TypeFilter, form_pairs, parse_request,
 };

@@ -1,9 +1,13 @@
-//! Running one export job: plan it (snapshot, types, patients), then export each type page by
-//! page, closing a file at the size limit and checkpointing the job after every file.
+//! Running one export job: plan it (snapshot, types, patients, tasks), then run each task:
+//! export its slice of each type page by page, closing a file at the size limit and
+//! checkpointing the task after every file.
 //!
-//! The job document is saved with optimistic concurrency, so a cancel (or another worker that
-//! took the job over) is noticed at the next checkpoint, and at every page by a cheap re-read;
-//! the files this run wrote and did not record are then removed.
+//! Tasks of one job run in parallel on different workers and share the job document, saved
+//! with optimistic concurrency (`commit.rs`): a task re-reads and reapplies its change when
+//! another task saved first. A cancel, a failure, or another worker that took the task over
+//! is noticed at the next checkpoint, and at every page by a cheap re-read; the files this run
+//! wrote and did not record are then removed. The task whose checkpoint leaves every task done
+//! completes the job.
 
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -18,8 +22,9 @@ use hearth_tenancy::TenantId;
 use serde_json::{Value, json};
 
 use super::associated::Association;
+use super::commit::{Commit, commit};
 use super::context::{ExportContext, Loaded};
-use super::job::{FileKind, FileRecord, Part, Status};
+use super::job::{FileKind, FileRecord, Part, Status, Task};
 use super::page::{EncodeThread, Encoder, PageWork, Selection};
 use super::request::{Associated, Format, Level, form_pairs};
 use super::sink::Sink;
@@ -38,25 +43,67 @@ pub enum RunError {
     Store(#[from] StoreError),
 }
 
-/// Runs the job to completion (or until cancelled).
-pub async fn run(ctx: &ExportContext, tenant: &TenantId, id: &JobId) -> Result<(), RunError> {
+/// Plans the job if it is not yet; returns the tasks left to run (none once it ended).
+pub async fn plan_job(
+    ctx: &ExportContext,
+    tenant: &TenantId,
+    id: &JobId,
+) -> Result<Vec<usize>, RunError> {
     let Some(mut loaded) = ctx.load(tenant, id).await? else {
         return Err(RunError::Superseded);
     };
     if !loaded.job.status.is_active() {
-        return Ok(());
+        return Ok(Vec::new());
     }
-    if loaded.job.status == Status::Accepted {
+    if loaded.job.status == Status::Accepted || loaded.job.tasks.is_empty() {
         plan(ctx, tenant, &mut loaded).await?;
+    }
+    Ok(loaded
+        .job
+        .tasks
+        .iter()
+        .enumerate()
+        .filter(|(_, t)| !t.done)
+        .map(|(i, _)| i)
+        .collect())
+}
+
+/// Runs task `task` of the job to its end (or until the job is cancelled, fails or the task
+/// is taken over); `Ok(true)` when it was the last task and completed the job.
+pub async fn run_task(
+    ctx: &ExportContext,
+    tenant: &TenantId,
+    id: &JobId,
+    task: usize,
+    worker: &str,
+) -> Result<bool, RunError> {
+    let Some(mut loaded) = ctx.load(tenant, id).await? else {
+        return Err(RunError::Superseded);
+    };
+    if loaded.job.status != Status::Running {
+        return Ok(false);
+    }
+    let Some(state) = loaded.job.tasks.get(task) else {
+        return Err(RunError::Fatal(format!("the job has no task {task}")));
+    };
+    if state.done {
+        return Ok(false);
     }
     let encoding =
         EncodeThread::start().map_err(|e| StoreError::internal("start an encoding thread", e))?;
-    for index in 0..loaded.job.parts.len() {
-        if !loaded.job.parts[index].done {
-            export_part(ctx, tenant, &mut loaded, index, &encoding).await?;
-        }
+    for index in state.part..loaded.job.parts.len() {
+        export_part(ctx, tenant, &mut loaded, task, index, &encoding).await?;
     }
-    finish(ctx, tenant, &mut loaded).await
+    let worker = worker.to_owned();
+    let done = Commit {
+        files: Vec::new(),
+        problems: Vec::new(),
+        update: Box::new(move |t| {
+            t.done = true;
+            t.worker = Some(worker.clone());
+        }),
+    };
+    commit(ctx, tenant, &mut loaded, task, done).await
 }
 
 /// Marks the job failed with `message` (best effort: a cancelled job stays cancelled).
@@ -66,7 +113,8 @@ pub async fn fail(
     id: &JobId,
     message: &str,
 ) -> Result<(), StoreError> {
-    for _ in 0..3 {
+    // Parallel tasks save the same document: a lost race is retried.
+    for _ in 0..20 {
         let Some(mut loaded) = ctx.load(tenant, id).await? else {
             return Ok(());
         };
@@ -182,25 +230,33 @@ async fn plan(ctx: &ExportContext, tenant: &TenantId, loaded: &mut Loaded) -> Re
         .into_iter()
         .map(|rt| Part {
             rt,
-            cursor: None,
-            next_file: 1,
-            done: false,
             associated: false,
         })
         .collect();
     if !job.request.associated.is_empty() && !provenance_asked {
         job.parts.push(Part {
             rt: "Provenance".into(),
-            cursor: None,
-            next_file: 1,
-            done: false,
             associated: true,
         });
     }
+    // One task per slice of the store's `changes` (its index shards): each reads its slice of
+    // every type, Patient and Group exports included, as their selection (compartments,
+    // members, `_typeFilter`, associated Provenance) is decided resource by resource.
+    job.tasks = match ctx.resources.change_slices() {
+        0 | 1 => vec![Task::new(None)],
+        n => (0..n).map(|slice| Task::new(Some(slice))).collect(),
+    };
+    // A job planned by an earlier version without tasks starts over.
+    let stale: Vec<String> = job.files.drain(..).map(|f| f.name).collect();
+    job.exported = 0;
     job.transaction_time = Some(snapshot.at);
     job.snapshot = Some(snapshot.mark);
     job.status = Status::Running;
-    save(ctx, tenant, loaded).await
+    let id = loaded.id.clone();
+    save(ctx, tenant, loaded).await?;
+    ctx.remove_files(tenant, &id, stale.iter().map(String::as_str))
+        .await?;
+    Ok(())
 }
 
 /// The resource type of a part's output lines: Binary goes out as DocumentReference.
@@ -213,13 +269,13 @@ fn output_type(rt: &str) -> &str {
 }
 
 /// An open output or deleted file of the current part.
-struct OpenFile {
-    sink: Sink,
-    record: FileRecord,
+pub(super) struct OpenFile {
+    pub(super) sink: Sink,
+    pub(super) record: FileRecord,
 }
 
 impl OpenFile {
-    fn open(
+    pub(super) fn open(
         ctx: &ExportContext,
         tenant: &TenantId,
         id: &JobId,
@@ -238,15 +294,19 @@ impl OpenFile {
     }
 }
 
-fn file_record(kind: FileKind, part: &Part, format: Format) -> FileRecord {
+/// The record of the next file of `kind` of a task in `part` (`rt` for errors); names stay
+/// unique across tasks by the slice (`Patient-1-s3.ndjson`).
+pub(super) fn file_record(kind: FileKind, rt: &str, task: &Task, format: Format) -> FileRecord {
+    let slice = task.slice.map(|s| format!("-s{s}")).unwrap_or_default();
+    let n = task.next_file;
     let (rt, name) = match kind {
         FileKind::Output => (
-            output_type(&part.rt).to_owned(),
-            format!("{}-{}.{}", part.rt, part.next_file, format.extension()),
+            output_type(rt).to_owned(),
+            format!("{rt}-{n}{slice}.{}", format.extension()),
         ),
         FileKind::Deleted => (
             "Bundle".to_owned(),
-            format!("{}-deleted-{}.ndjson", part.rt, part.next_file),
+            format!("{rt}-deleted-{n}{slice}.ndjson"),
         ),
         FileKind::Error => ("OperationOutcome".to_owned(), "errors.ndjson".to_owned()),
     };
@@ -346,11 +406,22 @@ async fn export_part(
     ctx: &ExportContext,
     tenant: &TenantId,
     loaded: &mut Loaded,
+    task: usize,
     index: usize,
     encoding: &EncodeThread,
 ) -> Result<(), RunError> {
     let job = &loaded.job;
     let part = job.parts[index].clone();
+    // Where this task stands in this part: its last checkpoint there, or the start.
+    let mut position = job.tasks[task].clone();
+    if position.part != index {
+        position = Task {
+            part: index,
+            cursor: None,
+            next_file: 1,
+            ..position
+        };
+    }
     let rt: ResourceType = part
         .rt
         .parse()
@@ -396,7 +467,8 @@ async fn export_part(
         until: job.request.until,
         count: ctx.options.page,
         max_bytes: ctx.options.page_bytes,
-        cursor: part.cursor.clone(),
+        cursor: position.cursor.clone(),
+        slice: position.slice,
     };
     let report_deletes = job.request.since.is_some() && !part.associated;
     let base_url = job.base_url.clone();
@@ -418,7 +490,9 @@ async fn export_part(
         loop {
             // A cancel shows as a changed revision; notice it without waiting for a file to end.
             match ctx.load(tenant, &id).await? {
-                Some(now) if now.revision == loaded.revision => {}
+                Some(now)
+                    if now.job.status == Status::Running
+                        && now.job.tasks.get(task) == loaded.job.tasks.get(task) => {}
                 _ => return Err(RunError::Superseded),
             }
             let page = ctx.resources.changes(tenant, &query).await?;
@@ -448,7 +522,7 @@ async fn export_part(
                             ctx,
                             tenant,
                             &id,
-                            file_record(FileKind::Deleted, &loaded.job.parts[index], format),
+                            file_record(FileKind::Deleted, &part.rt, &position, format),
                         )?),
                     };
                     file.sink.write(&deleted_line(&version)).await?;
@@ -482,7 +556,7 @@ async fn export_part(
                             ctx,
                             tenant,
                             &id,
-                            file_record(FileKind::Output, &loaded.job.parts[index], format),
+                            file_record(FileKind::Output, &part.rt, &position, format),
                         )?),
                     };
                     file.sink.write(&done.bytes).await?;
@@ -503,19 +577,28 @@ async fn export_part(
                     Some(enc) => Some(encoding.finish(enc).await.map_err(RunError::Fatal)?),
                     None => None,
                 };
-                checkpoint(
-                    ctx,
-                    tenant,
-                    loaded,
-                    index,
-                    output.take(),
-                    deleted.take(),
-                    tail,
-                    &query.cursor,
-                    last,
-                    &mut problems,
-                )
-                .await?;
+                let files = close(output.take(), deleted.take(), tail).await?;
+                if !files.is_empty() || !problems.is_empty() {
+                    let next = match last {
+                        true => Task::new(position.slice).at_part(index + 1),
+                        false => Task {
+                            cursor: query.cursor.clone(),
+                            next_file: position.next_file + u32::from(!files.is_empty()),
+                            ..position.clone()
+                        },
+                    };
+                    position = next.clone();
+                    let change = Commit {
+                        files,
+                        problems: std::mem::take(&mut problems),
+                        update: Box::new(move |t| {
+                            t.part = next.part;
+                            t.cursor = next.cursor.clone();
+                            t.next_file = next.next_file;
+                        }),
+                    };
+                    commit(ctx, tenant, loaded, task, change).await?;
+                }
             }
             if last {
                 return Ok(());
@@ -531,20 +614,13 @@ async fn export_part(
     result
 }
 
-/// Closes the part's open files, records them and the part's position, and saves the job.
-#[allow(clippy::too_many_arguments)]
-async fn checkpoint(
-    ctx: &ExportContext,
-    tenant: &TenantId,
-    loaded: &mut Loaded,
-    index: usize,
+/// Closes the open files of a part (the tail of the encoding into the output file); returns
+/// their records.
+async fn close(
     output: Option<OpenFile>,
     deleted: Option<OpenFile>,
     tail: Option<Vec<u8>>,
-    cursor: &Option<String>,
-    last: bool,
-    problems: &mut Vec<String>,
-) -> Result<(), RunError> {
+) -> Result<Vec<FileRecord>, RunError> {
     let mut finished = Vec::new();
     if let Some(mut file) = output {
         if let Some(tail) = tail {
@@ -558,65 +634,5 @@ async fn checkpoint(
         record.bytes = file.sink.finish().await?;
         finished.push(record);
     }
-    let names: Vec<String> = finished.iter().map(|f| f.name.clone()).collect();
-    let job = &mut loaded.job;
-    let part = &mut job.parts[index];
-    part.cursor = cursor.clone();
-    part.done = last;
-    if !finished.is_empty() {
-        part.next_file += 1;
-    }
-    job.exported += finished
-        .iter()
-        .filter(|f| f.kind == FileKind::Output)
-        .map(|f| f.count)
-        .sum::<u64>();
-    job.files.extend(finished);
-    job.warnings.append(problems);
-    match save(ctx, tenant, loaded).await {
-        Err(RunError::Superseded) => {
-            ctx.remove_files(tenant, &loaded.id, names.iter().map(String::as_str))
-                .await?;
-            Err(RunError::Superseded)
-        }
-        other => other,
-    }
-}
-
-async fn finish(
-    ctx: &ExportContext,
-    tenant: &TenantId,
-    loaded: &mut Loaded,
-) -> Result<(), RunError> {
-    if !loaded.job.warnings.is_empty()
-        && !loaded.job.files.iter().any(|f| f.kind == FileKind::Error)
-    {
-        let part = Part {
-            rt: String::new(),
-            cursor: None,
-            next_file: 0,
-            done: true,
-            associated: false,
-        };
-        let mut file = OpenFile::open(
-            ctx,
-            tenant,
-            &loaded.id,
-            file_record(FileKind::Error, &part, Format::Ndjson),
-        )?;
-        for warning in &loaded.job.warnings {
-            let outcome = json!({
-                "resourceType": "OperationOutcome",
-                "issue": [{"severity": "warning", "code": "processing", "diagnostics": warning}]
-            });
-            let mut line = outcome.to_string().into_bytes();
-            line.push(b'\n');
-            file.sink.write(&line).await?;
-            file.record.count += 1;
-        }
-        file.record.bytes = file.sink.finish().await?;
-        loaded.job.files.push(file.record);
-    }
-    loaded.job.status = Status::Completed;
-    save(ctx, tenant, loaded).await
+    Ok(finished)
 }

@@ -12,6 +12,7 @@ use serde_json::Value;
 
 use super::context::{EXPORT_QUEUE, ExportContext, Loaded};
 use super::job::{ExportJob, FileRecord, Owner, Status};
+use super::links::PresignedLinks;
 use super::request::ExportRequest;
 use super::worker::Message;
 
@@ -48,6 +49,8 @@ pub struct ExportService {
     queue: Arc<dyn JobQueue>,
     /// Last status poll per job, for the 429 on polling too often.
     polls: Mutex<HashMap<JobId, Instant>>,
+    /// Set when manifests link files by presigned URLs instead of token-guarded ones.
+    links: Option<PresignedLinks>,
 }
 
 impl ExportService {
@@ -56,7 +59,15 @@ impl ExportService {
             ctx,
             queue,
             polls: Mutex::new(HashMap::new()),
+            links: None,
         }
+    }
+
+    /// Completion manifests link files by presigned URLs of `links`
+    /// (`requiresAccessToken: false`).
+    pub fn with_presigned_links(mut self, links: PresignedLinks) -> ExportService {
+        self.links = Some(links);
+        self
     }
 
     pub fn context(&self) -> &Arc<ExportContext> {
@@ -81,6 +92,7 @@ impl ExportService {
         let message = Message {
             tenant: tenant.to_string(),
             job: id.to_string(),
+            task: None,
         };
         let body =
             serde_json::to_string(&message).map_err(|e| StoreError::internal("queue export", e))?;
@@ -136,10 +148,13 @@ impl ExportService {
             }
             Status::Completed => {
                 let record = self.ctx.jobs.get(tenant, id).await?;
-                JobStatus::Completed {
-                    manifest: job.manifest(id),
-                    expires: record.map_or_else(Utc::now, |r| r.expires),
+                let expires = record.map_or_else(Utc::now, |r| r.expires);
+                let mut manifest = job.manifest(id);
+                if let Some(links) = &self.links {
+                    let ttl = links.lifetime(Utc::now(), expires);
+                    links.apply(tenant, id, &mut manifest, ttl).await?;
                 }
+                JobStatus::Completed { manifest, expires }
             }
             Status::Failed => JobStatus::Failed {
                 message: job
@@ -159,7 +174,8 @@ impl ExportService {
         owner: &Owner,
         id: &JobId,
     ) -> Result<bool, StoreError> {
-        for _ in 0..5 {
+        // Running tasks save the same document: a lost race is retried.
+        for _ in 0..20 {
             let Some(mut loaded) = self.visible(tenant, owner, id).await? else {
                 return Ok(false);
             };

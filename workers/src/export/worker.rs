@@ -1,8 +1,11 @@
 //! The export worker loop: take a job from the queue, keep it hidden while it runs, ack it when
 //! done; and the sweeper that removes expired jobs and their files.
 //!
-//! A worker that dies leaves its message unacknowledged: it comes back after the visibility
-//! timeout and the next worker resumes the job from its last checkpoint.
+//! A job's first message plans it and queues one message per further task (a slice of the
+//! store's `changes`, so several workers export one job in parallel); the planning worker then
+//! runs the first task. A worker that dies leaves its message unacknowledged: it comes back
+//! after the visibility timeout and the next worker resumes the task from its last checkpoint;
+//! a task that used up its attempts fails the job.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,13 +19,16 @@ use tracing::Instrument;
 
 use super::audit::{self, JobEvent};
 use super::context::{EXPORT_QUEUE, ExportContext};
-use super::runner::{RunError, fail, run};
+use super::job::Status;
+use super::runner::{RunError, fail, plan_job, run_task};
 
-/// The queue message of a job.
+/// The queue message of a job (`task` absent: plan it) or of one of its tasks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub tenant: String,
     pub job: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<usize>,
 }
 
 /// How long an idle worker waits before looking at the queue again.
@@ -31,11 +37,19 @@ const IDLE: Duration = Duration::from_millis(250);
 pub struct ExportWorker {
     ctx: Arc<ExportContext>,
     queue: Arc<dyn JobQueue>,
+    /// Names this worker in the tasks it finishes.
+    id: String,
 }
 
 impl ExportWorker {
     pub fn new(ctx: Arc<ExportContext>, queue: Arc<dyn JobQueue>) -> ExportWorker {
-        ExportWorker { ctx, queue }
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_owned();
+        ExportWorker { ctx, queue, id }
+    }
+
+    /// The name this worker records in the tasks it finishes.
+    pub fn id(&self) -> &str {
+        &self.id
     }
 
     /// Works jobs until the task is dropped.
@@ -75,7 +89,7 @@ impl ExportWorker {
             self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await?;
             return Ok(true);
         };
-        self.work(&tenant, &id, &delivery)
+        self.work(&tenant, &id, message.task, &delivery)
             .instrument(audit::job_span(&tenant, &id))
             .await?;
         Ok(true)
@@ -85,32 +99,43 @@ impl ExportWorker {
         &self,
         tenant: &TenantId,
         id: &JobId,
+        task: Option<usize>,
         delivery: &Delivery,
     ) -> Result<(), StoreError> {
-        tracing::info!(%tenant, job = %id, attempt = delivery.attempts, "export started");
+        tracing::info!(%tenant, job = %id, task, attempt = delivery.attempts, "export started");
         let job = self.ctx.load(tenant, id).await?.map(|l| l.job);
-        audit::record(tenant, id, JobEvent::Started, job.as_ref(), None);
+        if task.is_none() && job.as_ref().is_some_and(|j| j.status == Status::Accepted) {
+            audit::record(tenant, id, JobEvent::Started, job.as_ref(), None);
+        }
         let heartbeat = self.heartbeat(delivery.receipt.clone());
-        let result = run(&self.ctx, tenant, id).await;
+        let result = match task {
+            None => self.plan(tenant, id).await,
+            Some(task) => run_task(&self.ctx, tenant, id, task, &self.id).await,
+        };
         drop(heartbeat);
         let (event, message) = match result {
-            Ok(()) => {
+            Ok(false) => {
+                tracing::info!(%tenant, job = %id, task, "export task done");
+                return self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await;
+            }
+            Ok(true) => {
                 tracing::info!(%tenant, job = %id, "export completed");
                 (JobEvent::Completed, None)
             }
             Err(RunError::Superseded) => {
-                tracing::info!(%tenant, job = %id, "export stopped: cancelled");
-                (JobEvent::Cancelled, None)
+                // Cancelled (the cancel records it), failed by another task, or taken over.
+                tracing::info!(%tenant, job = %id, task, "export task stopped: the job or task changed");
+                return self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await;
             }
             Err(RunError::Fatal(message)) => {
-                tracing::warn!(%tenant, job = %id, %message, "export failed");
+                tracing::warn!(%tenant, job = %id, task, %message, "export failed");
                 fail(&self.ctx, tenant, id, &message).await?;
                 (JobEvent::Failed, Some(message))
             }
             Err(RunError::Store(e)) => {
                 // Left unacknowledged: it comes back and resumes from its checkpoint, unless it
                 // has used up its attempts.
-                tracing::warn!(%tenant, job = %id, error = %e, "export interrupted; will resume");
+                tracing::warn!(%tenant, job = %id, task, error = %e, "export interrupted; will resume");
                 let message = format!("storage error: {e}");
                 if delivery.attempts >= self.ctx.options.max_attempts {
                     fail(&self.ctx, tenant, id, &message).await?;
@@ -131,6 +156,29 @@ impl ExportWorker {
         let ended = self.ctx.load(tenant, id).await?.map(|l| l.job).or(job);
         audit::record(tenant, id, event, ended.as_ref(), message.as_deref());
         self.queue.ack(EXPORT_QUEUE, &delivery.receipt).await
+    }
+
+    /// The job's first message: plan it, queue a message for each of its other tasks (other
+    /// workers take them), then run the first here. `Ok(true)` when that completed the job.
+    async fn plan(&self, tenant: &TenantId, id: &JobId) -> Result<bool, RunError> {
+        let tasks = plan_job(&self.ctx, tenant, id).await?;
+        let Some((&first, others)) = tasks.split_first() else {
+            return Ok(false);
+        };
+        for &task in others {
+            let message = Message {
+                tenant: tenant.to_string(),
+                job: id.to_string(),
+                task: Some(task),
+            };
+            let body = serde_json::to_string(&message)
+                .map_err(|e| StoreError::internal("queue an export task", e))?;
+            self.queue.send(EXPORT_QUEUE, &body).await?;
+        }
+        if !others.is_empty() {
+            tracing::info!(%tenant, job = %id, tasks = tasks.len(), "export planned in parallel tasks");
+        }
+        run_task(&self.ctx, tenant, id, first, &self.id).await
     }
 
     /// Keeps the message hidden while the job runs: until the returned guard is dropped, which

@@ -52,12 +52,16 @@ impl IndexLag {
     }
 }
 
+/// Told the index lag of every indexed batch (to publish it as a metric).
+pub type LagObserver = Arc<dyn Fn(Duration) + Send + Sync>;
+
 pub struct Indexer {
     source: Arc<dyn IndexSource>,
     index: Arc<dyn KeyIndex>,
     queue: Arc<dyn JobQueue>,
     options: IndexerOptions,
     lag: Arc<IndexLag>,
+    observer: Option<LagObserver>,
 }
 
 impl Indexer {
@@ -73,7 +77,14 @@ impl Indexer {
             queue,
             options,
             lag: Arc::new(IndexLag(AtomicI64::new(-1))),
+            observer: None,
         }
+    }
+
+    /// Also tells `observer` the lag of every batch indexed.
+    pub fn with_lag_observer(mut self, observer: LagObserver) -> Indexer {
+        self.observer = Some(observer);
+        self
     }
 
     pub fn lag(&self) -> Arc<IndexLag> {
@@ -122,6 +133,9 @@ impl Indexer {
         if let Some(oldest) = oldest {
             let lag = (Utc::now() - oldest).num_milliseconds().max(0);
             self.lag.0.store(lag, Ordering::Relaxed);
+            if let Some(observer) = &self.observer {
+                observer(Duration::from_millis(lag.unsigned_abs()));
+            }
             tracing::debug!(events = deliveries.len(), lag_ms = lag, "indexed");
         }
         for delivery in &deliveries {

@@ -8,7 +8,8 @@
 //! duplicated or reordered events are harmless.
 
 mod indexer;
+pub mod metric;
 mod reindex;
 
-pub use indexer::{IndexLag, Indexer, IndexerOptions};
+pub use indexer::{IndexLag, Indexer, IndexerOptions, LagObserver};
 pub use reindex::reindex;

@@ -36,6 +36,7 @@ pub async fn reindex(
                         count: PAGE,
                         max_bytes: PAGE_BYTES,
                         cursor,
+                        slice: None,
                     },
                 )
                 .await?;

@@ -206,6 +206,13 @@ impl ResourceStore for SqliteResourceStore {
         tenant: &TenantId,
         query: &ChangesQuery,
     ) -> Result<ChangesPage, StoreError> {
+        // One slice: the whole type.
+        if query.slice.is_some_and(|s| s > 0) {
+            return Err(StoreError::Invalid(format!(
+                "changes slice {:?} of 1",
+                query.slice
+            )));
+        }
         let query = query.clone();
         self.db(tenant)
             .await?

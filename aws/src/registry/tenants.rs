@@ -1,0 +1,224 @@
+//! [`TenantDirectory`] on DynamoDB: one item per tenant in the `_tenants` partition of the
+//! resource table (layout in [`super`]). Creates are conditional puts, status changes and
+//! deletes are conditional on the item existing, and reads are strongly consistent, so a
+//! change made on one API task is what the next lookup on any other reads.
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::ReturnValue;
+use hearth_store::StoreError;
+use hearth_tenancy::{RegistryError, Tenant, TenantDirectory, TenantId, TenantStatus};
+
+use super::{DynamoClientRegistry, Item, PK, key, s, string};
+use crate::config::{AwsClients, AwsConfig};
+use crate::error::{error_code, sdk_error};
+
+const PARTITION: &str = "_tenants";
+const NAME: &str = "name";
+const STATUS: &str = "status";
+const CREATED: &str = "created";
+
+/// The tenants of one AWS deployment.
+#[derive(Debug, Clone)]
+pub struct DynamoTenantDirectory {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+    /// Deleting a tenant removes its registered clients.
+    clients: DynamoClientRegistry,
+}
+
+fn unavailable(err: StoreError) -> RegistryError {
+    RegistryError::Unavailable(err.to_string())
+}
+
+fn status_name(status: TenantStatus) -> &'static str {
+    match status {
+        TenantStatus::Active => "active",
+        TenantStatus::Suspended => "suspended",
+    }
+}
+
+fn item_of(tenant: &Tenant) -> Item {
+    let mut item = key(PARTITION, &tenant.id);
+    item.insert(NAME.into(), s(&tenant.name));
+    item.insert(STATUS.into(), s(status_name(tenant.status)));
+    item.insert(CREATED.into(), s(&tenant.created));
+    item
+}
+
+fn tenant_of(item: &Item) -> Result<Tenant, RegistryError> {
+    let field = |name: &str| {
+        string(item, name).ok_or_else(|| {
+            RegistryError::Unavailable(format!("read tenant item: no string {name}"))
+        })
+    };
+    let status = match field(STATUS)? {
+        "active" => TenantStatus::Active,
+        "suspended" => TenantStatus::Suspended,
+        other => {
+            return Err(RegistryError::Unavailable(format!(
+                "read tenant item: status {other}"
+            )));
+        }
+    };
+    Ok(Tenant {
+        id: field(super::SK)?.to_owned(),
+        name: field(NAME)?.to_owned(),
+        status,
+        created: field(CREATED)?.to_owned(),
+    })
+}
+
+/// The tenant's record, read strongly consistent.
+pub(super) async fn read_tenant(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    tenant: &TenantId,
+) -> Result<Option<Tenant>, RegistryError> {
+    let output = client
+        .get_item()
+        .table_name(table)
+        .set_key(Some(key(PARTITION, tenant.as_str())))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| unavailable(sdk_error("read tenant", e)))?;
+    output.item.as_ref().map(tenant_of).transpose()
+}
+
+impl DynamoTenantDirectory {
+    pub fn new(clients: &AwsClients, config: &AwsConfig) -> DynamoTenantDirectory {
+        DynamoTenantDirectory {
+            client: clients.dynamodb.clone(),
+            table: config.resources_table_name(),
+            clients: DynamoClientRegistry::new(clients, config),
+        }
+    }
+}
+
+#[async_trait]
+impl TenantDirectory for DynamoTenantDirectory {
+    async fn create(&self, tenant: &TenantId, name: &str) -> Result<Tenant, RegistryError> {
+        let record = Tenant::new_active(tenant, name);
+        let put = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item_of(&record)))
+            .condition_expression("attribute_not_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match put {
+            Ok(_) => Ok(record),
+            Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
+                Err(RegistryError::AlreadyExists(tenant.clone()))
+            }
+            Err(e) => Err(unavailable(sdk_error("create tenant", e))),
+        }
+    }
+
+    async fn get(&self, tenant: &TenantId) -> Result<Option<Tenant>, RegistryError> {
+        read_tenant(&self.client, &self.table, tenant).await
+    }
+
+    async fn list(&self) -> Result<Vec<Tenant>, RegistryError> {
+        let mut tenants = Vec::new();
+        let mut start = None;
+        loop {
+            let page = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .key_condition_expression("#pk = :pk")
+                .expression_attribute_names("#pk", PK)
+                .expression_attribute_values(":pk", s(PARTITION))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(|e| unavailable(sdk_error("list tenants", e)))?;
+            for item in page.items() {
+                tenants.push(tenant_of(item)?);
+            }
+            match page.last_evaluated_key {
+                Some(last) if !last.is_empty() => start = Some(last),
+                _ => break,
+            }
+        }
+        // The sort key is the id: the query returns them in order already.
+        Ok(tenants)
+    }
+
+    async fn set_status(
+        &self,
+        tenant: &TenantId,
+        status: TenantStatus,
+    ) -> Result<Tenant, RegistryError> {
+        let updated = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(PARTITION, tenant.as_str())))
+            .update_expression("SET #status = :status")
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_names("#status", STATUS)
+            .expression_attribute_values(":status", s(status_name(status)))
+            .return_values(ReturnValue::AllNew)
+            .send()
+            .await;
+        match updated {
+            Ok(output) => match output.attributes {
+                Some(item) => tenant_of(&item),
+                None => Err(RegistryError::Unavailable(
+                    "update tenant: no attributes returned".into(),
+                )),
+            },
+            Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
+                Err(RegistryError::NotFound(tenant.clone()))
+            }
+            Err(e) => Err(unavailable(sdk_error("update tenant", e))),
+        }
+    }
+
+    async fn delete(&self, tenant: &TenantId) -> Result<(), RegistryError> {
+        // Clients first: should this fail, the tenant stays (suspended by the admin API) and
+        // the delete can be made again.
+        self.clients
+            .remove_all(tenant)
+            .await
+            .map_err(|e| RegistryError::Unavailable(e.to_string()))?;
+        let deleted = self
+            .client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(PARTITION, tenant.as_str())))
+            .condition_expression("attribute_exists(#pk)")
+            .expression_attribute_names("#pk", PK)
+            .send()
+            .await;
+        match deleted {
+            Ok(_) => Ok(()),
+            Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
+                Err(RegistryError::NotFound(tenant.clone()))
+            }
+            Err(e) => Err(unavailable(sdk_error("delete tenant", e))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn items_round_trip() {
+        let tenant = Tenant {
+            id: "acme".into(),
+            name: "Acme".into(),
+            status: TenantStatus::Suspended,
+            created: "2026-01-01T00:00:00.000Z".into(),
+        };
+        assert_eq!(tenant_of(&item_of(&tenant)).unwrap(), tenant);
+    }
+}
