@@ -15,6 +15,9 @@
 #   --duration S     seconds per scenario and run (default 10)
 #   --runs R         runs of every scenario; the table shows medians (default 1)
 #   --concurrency C  concurrent requests of the request/s scenarios (default 16)
+#   --reuse DIR      keep the loaded data dir (and the picked queries) in DIR and reuse it on
+#                    later runs with the same DIR, skipping the load (before/after figures)
+#   --only LIST      run only these scenarios (comma-separated names, e.g. patient-code,create)
 #
 # Scenarios and targets (2 cores):
 #   patient-code        Observation?patient=P&code=C over many (P, C)   ≥ 3,000 req/s, p99 < 20 ms
@@ -31,12 +34,16 @@ PATIENTS=100
 DURATION=10
 RUNS=1
 CONCURRENCY=16
+REUSE=""
+ONLY=""
 while [[ $# -gt 0 ]]; do
   case $1 in
     --patients) PATIENTS=$2; shift 2 ;;
     --duration) DURATION=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
     --concurrency) CONCURRENCY=$2; shift 2 ;;
+    --reuse) REUSE=$2; shift 2 ;;
+    --only) ONLY=",$2,"; shift 2 ;;
     -h | --help) sed -n '2,/^set -euo/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
@@ -87,16 +94,28 @@ echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -
 
 # --- server and data --------------------------------------------------------------------------
 export HEARTH_MAX_BODY_BYTES=$((64 << 20))
+LOADED="$WORK_DIR"
+if [[ -n $REUSE ]]; then
+  mkdir -p "$REUSE"
+  LOADED=$(cd "$REUSE" && pwd)
+  DATA="$LOADED/data"
+fi
 hearth_start_server
-log "loading $(find "$SYNTHEA_DIR" -name '*.json' | wc -l) Synthea Bundles ($PATIENTS patients) through transactions"
-"$PY" tests/export/load_synthea.py "$SYNTHEA_DIR" "$WORK_DIR/load.json" | grep -v '\] bundle ' || die "load failed"
-"$PY" - "$WORK_DIR/load.json" <<'EOF'
+if [[ -f $LOADED/.loaded ]]; then
+  log "reusing the data loaded in $LOADED"
+else
+  log "loading $(find "$SYNTHEA_DIR" -name '*.json' | wc -l) Synthea Bundles ($PATIENTS patients) through transactions"
+  "$PY" tests/export/load_synthea.py "$SYNTHEA_DIR" "$LOADED/load.json" | grep -v '\] bundle ' || die "load failed"
+  "$PY" - "$LOADED/load.json" <<'EOF'
 import json, sys
 s = json.load(open(sys.argv[1]))
 print(f"[bench-search] loaded {s['resources']:,} resources ({s['by_type'].get('Observation', 0):,} Observations) "
       f"in {s['seconds']:.1f} s: {s['resources'] / s['seconds']:,.0f} resources/s through transaction Bundles")
 EOF
-"$PY" tests/export/search_bench.py params "$WORK_DIR/load.json" "$WORK_DIR/queries"
+  "$PY" tests/export/search_bench.py params "$LOADED/load.json" "$LOADED/queries"
+  touch "$LOADED/.loaded"
+fi
+Q="$LOADED/queries"
 
 # --- scenarios ----------------------------------------------------------------------------------
 RESULTS="$WORK_DIR/results.jsonl"
@@ -105,6 +124,7 @@ RESULTS="$WORK_DIR/results.jsonl"
 scenario() {
   local name=$1 shape=$2 target=$3 run line
   shift 3
+  [[ -z $ONLY || $ONLY == *",$name,"* ]] || return 0
   for run in $(seq 1 "$RUNS"); do
     line=$("$SEARCH_BIN" --json --duration "$DURATION" --label "$name" "$@")
     log "$name run $run: $line"
@@ -112,7 +132,6 @@ scenario() {
       "$line" "$name" "$shape" "$target" "$run" >>"$RESULTS"
   done
 }
-Q="$WORK_DIR/queries"
 scenario patient-code "Observation?patient=P&code=C" "rps>=3000,p99<20" \
   --queries-file "$Q/patient-code.txt" --concurrency "$CONCURRENCY"
 scenario chain-org "Observation?encounter.service-provider.name=O" "p99<50" \
@@ -127,6 +146,7 @@ scenario stream-1000 "Observation?_count=1000, next links, 1 client" "res>=50000
   --query "Observation?_count=1000" --follow-next --concurrency 1
 
 # --- create throughput with indexing and auth, on the loaded tenant ---------------------------
+if [[ -z $ONLY || $ONLY == *",create,"* ]]; then
 log "hearth-load create phase ($RUNS run(s), $DURATION s each)"
 "$LOAD_BIN" --base-url "$HEARTH_BASE_URL" --runs "$RUNS" --duration "$DURATION" --no-transactions \
   --max-reads 1 | tee "$WORK_DIR/create.txt"
@@ -142,6 +162,7 @@ with open(sys.argv[2], "a") as f:
                         "target": "creates>=3446", "requests_per_s": rows["rps"], "resources_per_s": rows["rps"],
                         "p50_ms": rows["p50"], "p99_ms": rows["p99"], "failed": 0}) + "\n")
 EOF
+fi
 
 echo
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), load $(cut -d' ' -f1-3 /proc/loadavg) (at the end)"

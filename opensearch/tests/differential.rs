@@ -340,7 +340,8 @@ async fn opensearch_answers_as_the_embedded_search_does() {
     );
     let mut compared = 0;
     for (rt, q) in &cases {
-        let query = format!("{q}&_count=1000");
+        // Accurate totals: without `_total`, the embedded engine may omit an expensive count.
+        let query = format!("{q}&_count=1000&_total=accurate");
         let (Some(a), Some(b)) = (
             page(sqlite.as_ref(), &tenant, rt, &query).await,
             page(&indexed, &tenant, rt, &query).await,

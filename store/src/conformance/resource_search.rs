@@ -341,6 +341,26 @@ pub(super) async fn sort_and_paging(store: &dyn ResourceStore) {
     assert_eq!((page.total, page.matches.len()), (None, 0));
     let page = search_page(store, &t, "", "_type=Patient&gender=male&_count=3").await;
     assert_eq!(page.total, Some(12));
+
+    // A later page: `_total=accurate` counts again; the default gives a count too (the first
+    // page's, carried in the cursor, or a new one).
+    let first = search_page(store, &t, "Patient", "gender=male&_count=5").await;
+    let accurate = search_page(store, &t, "Patient", "gender=male&_count=5&_total=accurate").await;
+    assert_eq!((first.total, accurate.total), (Some(12), Some(12)));
+    let male = json!({"resourceType": "Patient", "id": "p99", "gender": "male"});
+    load(store, &t, &[("Patient", "p99", male)]).await;
+    let cursor = |page: &crate::SearchPage| page.next.clone().expect("a next page");
+    let later = format!("gender=male&_count=5&_cursor={}", cursor(&first));
+    let later = search_page(store, &t, "Patient", &later).await;
+    assert!(matches!(later.total, Some(12 | 13)), "{:?}", later.total);
+    let later = format!(
+        "gender=male&_count=5&_total=accurate&_cursor={}",
+        cursor(&accurate)
+    );
+    assert_eq!(
+        search_page(store, &t, "Patient", &later).await.total,
+        Some(13)
+    );
 }
 
 pub(super) async fn index_follows_updates_and_deletes(store: &dyn ResourceStore) {

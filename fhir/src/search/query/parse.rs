@@ -83,7 +83,7 @@ pub fn parse_search(
         filters: Vec::new(),
         sort: Vec::new(),
         count: options.default_count.min(options.max_count),
-        total: Total::Accurate,
+        total: Total::Estimate,
         summary: None,
         elements: Vec::new(),
         include: Vec::new(),
@@ -180,7 +180,11 @@ pub fn parse_search(
         }
     }
     if query.summary == Some(Summary::Count) {
+        // The count is the whole answer: it is made exactly (unless `_total=none`).
         query.count = 0;
+        if query.total == Total::Estimate {
+            query.total = Total::Accurate;
+        }
     }
     Ok(query)
 }

@@ -198,7 +198,10 @@ impl ResourceStore for SqliteResourceStore {
     }
 
     async fn snapshot(&self, tenant: &TenantId) -> Result<Snapshot, StoreError> {
-        self.db(tenant).await?.read(changes::snapshot).await
+        self.db(tenant)
+            .await?
+            .read(|conn| changes::snapshot(conn))
+            .await
     }
 
     async fn changes(

@@ -74,7 +74,7 @@ impl TenantDb {
     pub(super) async fn read<T, F>(self: &Arc<Self>, f: F) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: FnOnce(&Connection) -> Result<T, StoreError> + Send + 'static,
+        F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let permit = Arc::clone(&self.read_permits)
             .acquire_owned()
@@ -82,11 +82,11 @@ impl TenantDb {
             .map_err(|e| StoreError::internal("wait for a read connection", e))?;
         let db = Arc::clone(self);
         tokio::task::spawn_blocking(move || {
-            let conn = match db.readers.lock().ok().and_then(|mut idle| idle.pop()) {
+            let mut conn = match db.readers.lock().ok().and_then(|mut idle| idle.pop()) {
                 Some(conn) => conn,
                 None => open_reader(&db.path, db.busy_timeout, &db.key)?,
             };
-            let result = f(&conn);
+            let result = f(&mut conn);
             if let Ok(mut idle) = db.readers.lock() {
                 idle.push(conn);
             }

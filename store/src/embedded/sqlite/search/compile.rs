@@ -135,34 +135,61 @@ fn index_param(code: &str, v: &ValueTest) -> String {
     }
 }
 
-/// Appends "the resource `alias` is (not) among the `rid`s of the subquery `body` appends
-/// after `SELECT`"; `body` gets the type to bind, if the scope has one.
+/// How a filter's subqueries are tied to the resource they test.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Form {
+    /// `rid IN (SELECT rid ...)`: the subquery runs once and its set can drive the search.
+    Set,
+    /// `EXISTS (SELECT 1 ... WHERE rid = c.rid)`: a lookup on the index tables' `(rid, n)`
+    /// keys per tested row, for rows another filter (or a walk in key order) produced.
+    Probe,
+}
+
+/// What a subquery selects: the `rid`s of a set (of one type, if the scope has one), or `1`
+/// for the row of `alias` (a probe).
+#[derive(Debug, Clone, Copy)]
+enum Head<'a> {
+    Set(Option<&'a str>),
+    Probe(&'a str),
+}
+
+/// Appends "the resource `alias` is (not) among the resources of the subquery `body` appends
+/// after `SELECT`", in `form`.
 fn member(
     sql: &mut Sql,
     scope: Scope<'_>,
     alias: &str,
     negate: bool,
-    body: impl FnOnce(&mut Sql, Option<&str>),
+    form: Form,
+    body: impl FnOnce(&mut Sql, Head<'_>),
 ) {
-    let not = if negate { " NOT" } else { "" };
-    sql.push(&format!("{alias}.rid{not} IN (SELECT "));
-    body(
-        sql,
-        match scope {
-            Scope::One(ty) => Some(ty),
-            Scope::Many => None,
-        },
-    );
+    let not = if negate { "NOT " } else { "" };
+    match form {
+        Form::Set => {
+            sql.push(&format!("{alias}.rid {not}IN (SELECT "));
+            body(
+                sql,
+                Head::Set(match scope {
+                    Scope::One(ty) => Some(ty),
+                    Scope::Many => None,
+                }),
+            );
+        }
+        Form::Probe => {
+            sql.push(&format!("{not}EXISTS (SELECT "));
+            body(sql, Head::Probe(alias));
+        }
+    }
     sql.push(")");
 }
 
-/// Whether `f` is a positive test answered from an index table, so `rid IN (...)` can drive
+/// Whether `f` is a positive test answered from an index table, so its `rid` set can drive
 /// the search.
 fn drives_by_rid(f: &Filter) -> bool {
     match &f.test {
         _ if f.code == "_id" || f.code == "_lastUpdated" => false,
         Test::Missing(missing) => !missing,
-        Test::Any { not, .. } => !not,
+        Test::Any { not, values } => !not && !values.is_empty(),
         Test::Chain(_) | Test::Has { .. } => true,
     }
 }
@@ -181,8 +208,205 @@ pub(super) fn type_prefix(filters: &[Filter]) -> &'static str {
     }
 }
 
-/// Appends the boolean SQL of `filter` on the `current` row `alias`.
-pub(super) fn filter(sql: &mut Sql, scope: Scope<'_>, alias: &str, f: &Filter) {
+/// One subquery of a positive value test: the values of one table and index param (ORed in
+/// it), or one composite.
+enum Arm<'v> {
+    Values(ParamType, String, Vec<&'v ValueTest>),
+    Composite(&'v [ValueTest]),
+}
+
+fn arms<'v>(code: &str, kind: ParamType, values: &'v [ValueTest]) -> Vec<Arm<'v>> {
+    let mut arms: Vec<Arm<'v>> = Vec::new();
+    for v in values {
+        if let ValueTest::Composite(components) = v {
+            arms.push(Arm::Composite(components));
+            continue;
+        }
+        let (k, param) = (value_kind(v, kind), index_param(code, v));
+        let same = arms.iter_mut().find_map(|a| match a {
+            Arm::Values(ak, ap, tests) if *ak == k && *ap == param => Some(tests),
+            _ => None,
+        });
+        match same {
+            Some(tests) => tests.push(v),
+            None => arms.push(Arm::Values(k, param, vec![v])),
+        }
+    }
+    arms
+}
+
+/// The body (after `SELECT`) of one arm's subquery.
+fn arm_body(sql: &mut Sql, code: &str, arm: &Arm<'_>, head: Head<'_>) {
+    match arm {
+        Arm::Values(kind, param, tests) => {
+            select_from(sql, table(*kind), "t", head);
+            sql.push(" AND t.param = ").arg(param.clone()).push(" AND ");
+            let several = tests.len() > 1;
+            if several {
+                sql.push("(");
+            }
+            for (i, v) in tests.iter().enumerate() {
+                if i > 0 {
+                    sql.push(" OR ");
+                }
+                sql.push("(");
+                value(sql, "t.", v);
+                sql.push(")");
+            }
+            if several {
+                sql.push(")");
+            }
+        }
+        Arm::Composite(components) => composite(sql, code, head, components),
+    }
+}
+
+/// The index param and table of `:missing` on `f`. A composite's presence is approximated by
+/// its first component's.
+fn presence(f: &Filter) -> (String, &'static str) {
+    if f.kind == ParamType::Composite {
+        (format!("{}#0", f.code), table(ParamType::Token))
+    } else {
+        (f.code.clone(), table(f.kind))
+    }
+}
+
+/// Appends the body (after `SELECT`) of a chain's subquery over the referencing rows. As a
+/// set, each branch's targets are a set of ids (computed once); as a probe, the reference of
+/// the tested row is followed to its target, tested in turn by probes (no set is built, which
+/// suits a walk that stops after a page of matches).
+fn chain_body(
+    sql: &mut Sql,
+    code: &str,
+    branches: &[(hearth_fhir::ResourceType, Filter)],
+    head: Head<'_>,
+) {
+    select_from(sql, "ix_reference", "r", head);
+    sql.push(" AND r.param = ").arg(code.to_owned());
+    // One target type (the usual case) is a plain `target_id IN (...)` the planner can drive
+    // from the index; several are ORed.
+    if branches.is_empty() {
+        sql.push(" AND 0");
+        return;
+    }
+    sql.push(" AND (");
+    for (i, (target, inner)) in branches.iter().enumerate() {
+        if i > 0 {
+            sql.push(" OR ");
+        }
+        let c = sql.alias("c");
+        sql.push("(r.target_type = ").arg(target.as_str());
+        match head {
+            Head::Set(_) => {
+                sql.push(&format!(
+                    " AND r.target_id IN (SELECT {c}.id FROM current {c} WHERE {}{c}.type = ",
+                    type_prefix(std::slice::from_ref(inner))
+                ))
+                .arg(target.as_str())
+                .push(&format!(" AND {c}.deleted = 0 AND "));
+                filter(sql, Scope::One(target.as_str()), &c, inner, Form::Set);
+            }
+            Head::Probe(_) => {
+                sql.push(&format!(
+                    " AND EXISTS (SELECT 1 FROM current {c} WHERE {c}.type = "
+                ))
+                .arg(target.as_str())
+                .push(&format!(
+                    " AND {c}.id = r.target_id AND {c}.deleted = 0 AND "
+                ));
+                filter(sql, Scope::One(target.as_str()), &c, inner, Form::Probe);
+            }
+        }
+        sql.push("))");
+    }
+    sql.push(")");
+}
+
+/// Appends the subquery of `_has` selecting the ids of the referenced resources.
+fn has_ids(sql: &mut Sql, ty: Option<&str>, source: &str, reference: &str, inner: &Filter) {
+    let c = sql.alias("c");
+    sql.push(" FROM ix_reference r WHERE r.type = ")
+        .arg(source)
+        .push(" AND r.param = ")
+        .arg(reference.to_owned());
+    if let Some(ty) = ty {
+        sql.push(" AND r.target_type = ").arg(ty);
+    }
+    sql.push(&format!(
+        " AND r.rid IN (SELECT {c}.rid FROM current {c} WHERE {}{c}.type = ",
+        type_prefix(std::slice::from_ref(inner))
+    ))
+    .arg(source)
+    .push(&format!(" AND {c}.deleted = 0 AND "));
+    filter(sql, Scope::One(source), &c, inner, Form::Set);
+    sql.push(")");
+}
+
+/// Whether [`rid_set`] can select the matches of `f` in `scope`.
+pub(super) fn has_rid_set(f: &Filter, scope: Scope<'_>) -> bool {
+    drives_by_rid(f) && !(matches!(f.test, Test::Has { .. }) && matches!(scope, Scope::Many))
+}
+
+/// Appends a `SELECT` of the `rid`s `f` matches (a `rid` column, duplicates possible); only
+/// for filters [`has_rid_set`] accepts.
+pub(super) fn rid_set(sql: &mut Sql, scope: Scope<'_>, f: &Filter) {
+    let ty = match scope {
+        Scope::One(ty) => Some(ty),
+        Scope::Many => None,
+    };
+    match &f.test {
+        Test::Missing(_) => {
+            let (param, table) = presence(f);
+            sql.push("SELECT ");
+            select_from(sql, table, "t", Head::Set(ty));
+            sql.push(" AND t.param = ").arg(param);
+        }
+        Test::Any { values, .. } => {
+            let arms = arms(&f.code, f.kind, values);
+            if let [arm] = arms.as_slice() {
+                sql.push("SELECT ");
+                arm_body(sql, &f.code, arm, Head::Set(ty));
+            } else {
+                sql.push("SELECT rid FROM (");
+                for (i, arm) in arms.iter().enumerate() {
+                    sql.push(if i == 0 {
+                        "SELECT "
+                    } else {
+                        " UNION ALL SELECT "
+                    });
+                    arm_body(sql, &f.code, arm, Head::Set(ty));
+                }
+                sql.push(")");
+            }
+        }
+        Test::Chain(branches) => {
+            sql.push("SELECT ");
+            chain_body(sql, &f.code, branches, Head::Set(ty));
+        }
+        Test::Has {
+            source,
+            reference,
+            filter: inner,
+        } => {
+            let Some(ty) = ty else {
+                sql.push("SELECT NULL AS rid WHERE 0");
+                return;
+            };
+            let c = sql.alias("h");
+            sql.push(&format!(
+                "SELECT {c}.rid FROM current {c} WHERE {c}.type = "
+            ))
+            .arg(ty)
+            .push(&format!(" AND {c}.id IN (SELECT r.target_id"));
+            has_ids(sql, Some(ty), source.as_str(), reference, inner);
+            sql.push(")");
+        }
+    }
+}
+
+/// Appends the boolean SQL of `filter` on the `current` row `alias`, its index lookups in
+/// `form`.
+pub(super) fn filter(sql: &mut Sql, scope: Scope<'_>, alias: &str, f: &Filter, form: Form) {
     let code = f.code.as_str();
     if code == "_id" {
         return id_filter(sql, alias, &f.test);
@@ -192,115 +416,34 @@ pub(super) fn filter(sql: &mut Sql, scope: Scope<'_>, alias: &str, f: &Filter) {
     }
     match &f.test {
         Test::Missing(missing) => {
-            let param = if f.kind == ParamType::Composite {
-                format!("{code}#0")
-            } else {
-                code.to_owned()
-            };
-            let kind = if f.kind == ParamType::Composite {
-                ParamType::Token
-            } else {
-                f.kind
-            };
-            // A composite's presence is approximated by its first component's.
-            member(sql, scope, alias, *missing, |sql, ty| {
-                select_from(sql, table(kind), "t", ty);
+            let (param, table) = presence(f);
+            member(sql, scope, alias, *missing, form, |sql, head| {
+                select_from(sql, table, "t", head);
                 sql.push(" AND t.param = ").arg(param);
             });
         }
         Test::Any { not, values } => {
-            let simple: Vec<&ValueTest> = values
-                .iter()
-                .filter(|v| !matches!(v, ValueTest::Composite(_)))
-                .collect();
-            let composites: Vec<&Vec<ValueTest>> = values
-                .iter()
-                .filter_map(|v| match v {
-                    ValueTest::Composite(c) => Some(c),
-                    _ => None,
-                })
-                .collect();
             // Values of one table and index param share one subquery, ORed inside it; the
             // SQL stays free of `0 OR` padding so the planner sees plain `rid IN (...)` terms.
-            let mut groups: Vec<(ParamType, String, Vec<&ValueTest>)> = Vec::new();
-            for v in simple {
-                let key = (value_kind(v, f.kind), index_param(code, v));
-                match groups.iter_mut().find(|g| g.0 == key.0 && g.1 == key.1) {
-                    Some(g) => g.2.push(v),
-                    None => groups.push((key.0, key.1, vec![v])),
-                }
-            }
-            let alternatives = groups.len() + composites.len();
-            if alternatives == 0 {
+            let arms = arms(code, f.kind, values);
+            if arms.is_empty() {
                 sql.push(if *not { "1" } else { "0" });
                 return;
             }
             sql.push(if *not { "NOT (" } else { "(" });
-            let mut first = true;
-            let mut or = |sql: &mut Sql| {
-                if !first {
+            for (i, arm) in arms.iter().enumerate() {
+                if i > 0 {
                     sql.push(" OR ");
                 }
-                first = false;
-            };
-            for (kind, param, tests) in groups {
-                or(sql);
-                member(sql, scope, alias, false, |sql, ty| {
-                    select_from(sql, table(kind), "t", ty);
-                    sql.push(" AND t.param = ").arg(param).push(" AND ");
-                    let several = tests.len() > 1;
-                    if several {
-                        sql.push("(");
-                    }
-                    for (i, v) in tests.into_iter().enumerate() {
-                        if i > 0 {
-                            sql.push(" OR ");
-                        }
-                        sql.push("(");
-                        value(sql, "t.", v);
-                        sql.push(")");
-                    }
-                    if several {
-                        sql.push(")");
-                    }
-                });
-            }
-            for components in composites {
-                or(sql);
-                member(sql, scope, alias, false, |sql, ty| {
-                    composite(sql, code, ty, components);
+                member(sql, scope, alias, false, form, |sql, head| {
+                    arm_body(sql, code, arm, head);
                 });
             }
             sql.push(")");
         }
         Test::Chain(branches) => {
-            member(sql, scope, alias, false, |sql, ty| {
-                select_from(sql, "ix_reference", "r", ty);
-                sql.push(" AND r.param = ").arg(code.to_owned());
-                // One target type (the usual case) is a plain `target_id IN (...)` the planner
-                // can drive from the index; several are ORed.
-                if branches.is_empty() {
-                    sql.push(" AND 0");
-                    return;
-                }
-                sql.push(" AND (");
-                for (i, (target, inner)) in branches.iter().enumerate() {
-                    if i > 0 {
-                        sql.push(" OR ");
-                    }
-                    let c = sql.alias("c");
-                    sql.push("(r.target_type = ")
-                        .arg(target.as_str())
-                        .push(&format!(
-                            " AND r.target_id IN (SELECT {c}.id FROM current {c} WHERE {}{c}.type = ",
-                            type_prefix(std::slice::from_ref(inner))
-                        ))
-                        .arg(target.as_str())
-                        .push(&format!(" AND {c}.deleted = 0 AND "));
-                    filter(sql, Scope::One(target.as_str()), &c, inner);
-                    sql.push("))");
-                }
-                sql.push(")");
+            member(sql, scope, alias, false, form, |sql, head| {
+                chain_body(sql, code, branches, head);
             });
         }
         Test::Has {
@@ -308,7 +451,6 @@ pub(super) fn filter(sql: &mut Sql, scope: Scope<'_>, alias: &str, f: &Filter) {
             reference,
             filter: inner,
         } => {
-            let c = sql.alias("c");
             let ty = match scope {
                 Scope::One(ty) => {
                     sql.push(&format!("{alias}.id IN (SELECT r.target_id"));
@@ -321,48 +463,53 @@ pub(super) fn filter(sql: &mut Sql, scope: Scope<'_>, alias: &str, f: &Filter) {
                     None
                 }
             };
-            sql.push(" FROM ix_reference r WHERE r.type = ")
-                .arg(source.as_str())
-                .push(" AND r.param = ")
-                .arg(reference.clone());
-            if let Some(ty) = ty {
-                sql.push(" AND r.target_type = ").arg(ty);
-            }
-            sql.push(&format!(
-                " AND r.rid IN (SELECT {c}.rid FROM current {c} WHERE {}{c}.type = ",
-                type_prefix(std::slice::from_ref(&**inner))
-            ))
-            .arg(source.as_str())
-            .push(&format!(" AND {c}.deleted = 0 AND "));
-            filter(sql, Scope::One(source.as_str()), &c, inner);
-            sql.push("))");
+            has_ids(sql, ty, source.as_str(), reference, inner);
+            sql.push(")");
         }
     }
 }
 
-/// `{t}.rid FROM {table} {t} WHERE 1 [AND {t}.type = ?]`.
-fn select_from(sql: &mut Sql, table: &str, t: &str, ty: Option<&str>) {
-    sql.push(&format!("{t}.rid FROM {table} {t} WHERE 1"));
-    if let Some(ty) = ty {
-        sql.push(&format!(" AND {t}.type = ")).arg(ty);
+/// `{t}.rid FROM {table} {t} WHERE 1 [AND {t}.type = ?]` for a set, `1 FROM {table} {t}
+/// WHERE {t}.rid = {alias}.rid` for a probe.
+fn select_from(sql: &mut Sql, table: &str, t: &str, head: Head<'_>) {
+    match head {
+        Head::Set(ty) => {
+            sql.push(&format!("{t}.rid FROM {table} {t} WHERE 1"));
+            if let Some(ty) = ty {
+                sql.push(&format!(" AND {t}.type = ")).arg(ty);
+            }
+        }
+        Head::Probe(alias) => {
+            sql.push(&format!("1 FROM {table} {t} WHERE {t}.rid = {alias}.rid"));
+        }
     }
 }
 
-fn composite(sql: &mut Sql, code: &str, ty: Option<&str>, components: &[ValueTest]) {
+fn composite(sql: &mut Sql, code: &str, head: Head<'_>, components: &[ValueTest]) {
     let kinds: Vec<ParamType> = components
         .iter()
         .map(|c| value_kind(c, ParamType::Token))
         .collect();
-    sql.push(&format!("t0.rid FROM {} t0", table(kinds[0])));
+    match head {
+        Head::Set(_) => sql.push(&format!("t0.rid FROM {} t0", table(kinds[0]))),
+        Head::Probe(_) => sql.push(&format!("1 FROM {} t0", table(kinds[0]))),
+    };
     for (i, kind) in kinds.iter().enumerate().skip(1) {
         sql.push(&format!(
             " JOIN {} t{i} ON t{i}.rid = t0.rid AND t{i}.grp = t0.grp",
             table(*kind)
         ));
     }
-    sql.push(" WHERE 1");
-    if let Some(ty) = ty {
-        sql.push(" AND t0.type = ").arg(ty);
+    match head {
+        Head::Set(ty) => {
+            sql.push(" WHERE 1");
+            if let Some(ty) = ty {
+                sql.push(" AND t0.type = ").arg(ty);
+            }
+        }
+        Head::Probe(alias) => {
+            sql.push(&format!(" WHERE t0.rid = {alias}.rid"));
+        }
     }
     for (i, c) in components.iter().enumerate() {
         sql.push(&format!(" AND t{i}.param = "))

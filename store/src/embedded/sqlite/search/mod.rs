@@ -8,29 +8,83 @@
 //! pages stay stable while resources change and there is no window limit.
 
 mod compile;
+mod count;
 mod include;
 mod special;
 
-use hearth_fhir::search::query::{SearchQuery, SortKey, Total};
+use hearth_fhir::search::query::{Filter, SearchQuery, SortKey, Test, Total};
 use hearth_fhir::search::registry::ParamType;
 use rusqlite::types::{Value as SqlValue, ValueRef};
 use rusqlite::{Connection, params_from_iter};
 use serde_json::Value;
 
-use self::compile::{Scope, Sql, filter, type_prefix};
+use self::compile::{Form, Scope, Sql, filter, has_rid_set, rid_set, type_prefix};
+use self::count::{Counted, count};
 use super::query::decode_key;
 use super::schema::sql_err;
-use crate::{SearchPage, StoreError, StoredVersion};
+use crate::{ResourceKey, SearchPage, StoreError, StoredVersion};
 
-/// Above this many matches (when known), a page without sort keys walks `current` in key
+/// Above this many matches (or when they are too many to count), a page without sort keys walks `current` in key
 /// order testing each row, which finds a page of a common match quickly; below it, the page is
 /// driven from the filters' index lookups and sorted (see `compile::type_prefix`).
-const SCAN_ABOVE: u64 = 1_000;
+const SCAN_ABOVE: u64 = 5_000;
 
-/// The `WHERE` clause selecting the matches (on `current c`); `drive` lets filters drive.
-fn matches_where(q: &SearchQuery, drive: bool) -> Sql {
+fn scope_of(q: &SearchQuery) -> Scope<'_> {
+    match q.types.as_slice() {
+        [one] => Scope::One(one.as_str()),
+        _ => Scope::Many,
+    }
+}
+
+/// Appends `S1 INTERSECT S2 ...` of the `rid` sets of `sets` (at least one).
+fn intersect(sql: &mut Sql, scope: Scope<'_>, sets: &[&Filter]) {
+    for (i, f) in sets.iter().enumerate() {
+        if i > 0 {
+            sql.push(" INTERSECT ");
+        }
+        rid_set(sql, scope, f);
+    }
+}
+
+/// Whether `f` follows references (a chain or `_has`).
+fn follows(f: &Filter) -> bool {
+    matches!(f.test, Test::Chain(_) | Test::Has { .. })
+}
+
+/// The filters whose `rid` sets select the candidates, and the filters that test them. A
+/// chain or `_has` (whose set can be large and costly to build) only selects when no plain
+/// index filter can; otherwise it tests the candidates by following their references.
+fn drivers<'f>(filters: &'f [Filter], scope: Scope<'_>) -> (Vec<&'f Filter>, Vec<&'f Filter>) {
+    let plain = filters.iter().any(|f| has_rid_set(f, scope) && !follows(f));
+    filters
+        .iter()
+        .partition(|f| has_rid_set(f, scope) && !(plain && follows(f)))
+}
+
+/// The `WHERE` clause selecting the matches (on `current c`). With `drive`, the filters that
+/// have `rid` sets select the candidates through the intersection of their sets (each an
+/// index range) and the others test each candidate; without, every filter tests the rows a
+/// walk of `current` in key order meets, by lookups on the index tables' `rid` keys.
+struct Where {
+    sql: Sql,
+    /// The candidates come from index rows (of live resources only): the clause reads no
+    /// column of `current` but `rid`, `type` and `id`, which `current_by_rid` covers.
+    from_sets: bool,
+}
+
+fn matches_where(q: &SearchQuery, drive: bool) -> Where {
+    let scope = scope_of(q);
+    let (sets, tests) = if drive {
+        drivers(&q.filters, scope)
+    } else {
+        (Vec::new(), q.filters.iter().collect())
+    };
     let mut sql = Sql::default();
-    sql.push("c.deleted = 0");
+    sql.push(if sets.is_empty() {
+        "c.deleted = 0"
+    } else {
+        "1"
+    });
     let plus = if drive { type_prefix(&q.filters) } else { "" };
     match q.types.as_slice() {
         [] => {}
@@ -42,15 +96,19 @@ fn matches_where(q: &SearchQuery, drive: bool) -> Sql {
             sql.push(&format!(" AND {plus}c.type IN ")).list(&names);
         }
     }
-    let scope = match q.types.as_slice() {
-        [one] => Scope::One(one.as_str()),
-        _ => Scope::Many,
-    };
-    for f in &q.filters {
-        sql.push(" AND ");
-        filter(&mut sql, scope, "c", f);
+    if !sets.is_empty() {
+        sql.push(" AND c.rid IN (");
+        intersect(&mut sql, scope, &sets);
+        sql.push(")");
     }
-    sql
+    for f in tests {
+        sql.push(" AND ");
+        filter(&mut sql, scope, "c", f, Form::Probe);
+    }
+    Where {
+        sql,
+        from_sets: !sets.is_empty(),
+    }
 }
 
 /// The expression of a sort key on `current c`.
@@ -92,6 +150,8 @@ fn sort_expression(sql: &mut Sql, key: &SortKey) {
 struct Cursor {
     backward: bool,
     key: Vec<Value>,
+    /// What the first page counted.
+    total: Option<Counted>,
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -110,7 +170,10 @@ fn unhex(s: &str) -> Option<Vec<u8>> {
 
 impl Cursor {
     fn encode(&self) -> String {
-        let v = serde_json::json!({ "b": self.backward, "k": self.key });
+        let mut v = serde_json::json!({ "b": self.backward, "k": self.key });
+        if let Some(total) = self.total {
+            v["t"] = total.to_json();
+        }
         hex(v.to_string().as_bytes())
     }
 
@@ -128,7 +191,15 @@ impl Cursor {
         if key.len() != columns {
             return Err(bad());
         }
-        Ok(Cursor { backward, key })
+        let total = match v.get("t") {
+            None => None,
+            Some(t) => Some(Counted::from_json(t).ok_or_else(bad)?),
+        };
+        Ok(Cursor {
+            backward,
+            key,
+            total,
+        })
     }
 }
 
@@ -187,28 +258,27 @@ fn keyset(sql: &mut Sql, cols: &[Column], key: &[Value], backward: bool) {
 
 /// A matching row: `seq` of its current version and its ordering key.
 struct Hit {
-    seq: i64,
+    /// `seq` of its current version, when the page query read it.
+    seq: Option<i64>,
     key: Vec<Value>,
 }
 
-pub(super) fn run(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, StoreError> {
+pub(super) fn run(conn: &mut Connection, q: &SearchQuery) -> Result<SearchPage, StoreError> {
     let cols = columns(&q.sort);
     let cursor = q
         .cursor
         .as_deref()
         .map(|c| Cursor::decode(c, cols.len()))
         .transpose()?;
-    let total = match q.total {
-        Total::None => None,
-        Total::Estimate | Total::Accurate => {
-            let w = matches_where(q, true);
-            let sql = format!("SELECT COUNT(*) FROM current c WHERE {}", w.text);
-            let n: i64 = conn
-                .prepare_cached(&sql)
-                .and_then(|mut s| s.query_row(params_from_iter(w.args.iter()), |r| r.get(0)))
-                .map_err(sql_err("count search matches"))?;
-            Some(n as u64)
-        }
+    let started = std::time::Instant::now();
+    // A later page reuses what the first page counted, unless the count must be accurate.
+    let counted = match cursor.as_ref().and_then(|c| c.total) {
+        Some(carried) if q.total != Total::Accurate => carried,
+        _ => count(conn, q)?,
+    };
+    let total = match (q.total, counted) {
+        (Total::None, _) | (_, Counted::Many) => None,
+        (_, Counted::Exactly(n)) => Some(n),
     };
     if q.count == 0 {
         return Ok(SearchPage {
@@ -221,22 +291,29 @@ pub(super) fn run(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Stor
         });
     }
 
+    let count_done = started.elapsed();
     let backward = cursor.as_ref().is_some_and(|c| c.backward);
     let mut sql = Sql::default();
     sql.push("SELECT seq, type, id");
     for i in 0..q.sort.len() {
         sql.push(&format!(", k{i}"));
     }
-    sql.push(" FROM (SELECT c.seq AS seq, c.type AS type, c.id AS id");
+    let drive = !count::walk(conn, q, counted, SCAN_ABOVE)?;
+    let w = matches_where(q, drive);
+    // Candidates from index sets are found on `current_by_rid` alone; the page's rows are read
+    // by key afterwards.
+    sql.push(if w.from_sets {
+        " FROM (SELECT NULL AS seq, c.type AS type, c.id AS id"
+    } else {
+        " FROM (SELECT c.seq AS seq, c.type AS type, c.id AS id"
+    });
     for (i, key) in q.sort.iter().enumerate() {
         sql.push(", ");
         sort_expression(&mut sql, key);
         sql.push(&format!(" AS k{i}"));
     }
-    let drive = !(q.sort.is_empty() && total.is_some_and(|t| t > SCAN_ABOVE));
-    let w = matches_where(q, drive);
-    sql.push(" FROM current c WHERE ").push(&w.text);
-    sql.args.extend(w.args);
+    sql.push(" FROM current c WHERE ").push(&w.sql.text);
+    sql.args.extend(w.sql.args);
     sql.push(") WHERE ");
     match &cursor {
         Some(c) => keyset(&mut sql, &cols, &c.key, c.backward),
@@ -263,6 +340,9 @@ pub(super) fn run(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Stor
     sql.push(&order.join(", "));
     sql.push(" LIMIT ").arg(q.count as i64 + 1);
 
+    if tracing::enabled!(tracing::Level::TRACE) {
+        explain(conn, &sql);
+    }
     let mut hits = Vec::with_capacity(q.count + 1);
     {
         let mut stmt = conn
@@ -272,7 +352,7 @@ pub(super) fn run(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Stor
             .query(params_from_iter(sql.args.iter()))
             .map_err(sql_err("run search"))?;
         while let Some(row) = rows.next().map_err(sql_err("run search"))? {
-            let seq: i64 = row.get(0).map_err(sql_err("decode search row"))?;
+            let seq: Option<i64> = row.get(0).map_err(sql_err("decode search row"))?;
             let mut key = Vec::with_capacity(cols.len());
             for i in 0..q.sort.len() {
                 let v = to_json(row.get_ref(3 + i).map_err(sql_err("decode search row"))?);
@@ -287,6 +367,7 @@ pub(super) fn run(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Stor
             hits.push(Hit { seq, key });
         }
     }
+    let paged = started.elapsed();
     let more = hits.len() > q.count;
     hits.truncate(q.count);
     if backward {
@@ -303,7 +384,12 @@ pub(super) fn run(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Stor
                     other => other.clone(),
                 })
                 .collect();
-            Cursor { backward, key }.encode()
+            Cursor {
+                backward,
+                key,
+                total: Some(counted),
+            }
+            .encode()
         })
     };
     let (next, previous) = if backward {
@@ -331,9 +417,21 @@ pub(super) fn run(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Stor
     };
     let mut matches = Vec::with_capacity(hits.len());
     for hit in &hits {
-        matches.push(load_seq(conn, hit.seq)?);
+        // A match deleted since the page query ran is left out.
+        matches.extend(load_hit(conn, hit)?);
     }
+    let loaded = started.elapsed();
     let (included, issues) = include::run(conn, q, &matches)?;
+    tracing::debug!(
+        count_us = count_done.as_micros() as u64,
+        page_us = (paged - count_done).as_micros() as u64,
+        load_us = (loaded - paged).as_micros() as u64,
+        include_us = (started.elapsed() - loaded).as_micros() as u64,
+        matches = matches.len(),
+        included = included.len(),
+        sql = %sql.text,
+        "search phases"
+    );
     Ok(SearchPage {
         matches,
         included,
@@ -342,6 +440,42 @@ pub(super) fn run(conn: &Connection, q: &SearchQuery) -> Result<SearchPage, Stor
         previous,
         issues,
     })
+}
+
+/// Logs SQLite's plan of a page query (at trace level, to tune the compiler).
+fn explain(conn: &Connection, sql: &Sql) {
+    let plan = conn
+        .prepare(&format!("EXPLAIN QUERY PLAN {}", sql.text))
+        .and_then(|mut s| {
+            s.query_map(params_from_iter(sql.args.iter()), |r| r.get::<_, String>(3))?
+                .collect::<rusqlite::Result<Vec<String>>>()
+        });
+    match plan {
+        Ok(steps) => tracing::trace!(plan = %steps.join(" | "), "search plan"),
+        Err(e) => tracing::trace!(error = %e, "search plan unavailable"),
+    }
+}
+
+/// The version of a hit: by its `seq`, else the current one by its key (`None` when it was
+/// deleted meanwhile).
+fn load_hit(conn: &Connection, hit: &Hit) -> Result<Option<StoredVersion>, StoreError> {
+    if let Some(seq) = hit.seq {
+        return load_seq(conn, seq).map(Some);
+    }
+    let n = hit.key.len();
+    let (Some(rt), Some(id)) = (hit.key[n - 2].as_str(), hit.key[n - 1].as_str()) else {
+        return Err(StoreError::internal(
+            "load search match",
+            "key without type and id",
+        ));
+    };
+    let key = ResourceKey::new(
+        rt.parse()
+            .map_err(|_| StoreError::internal("load search match", format!("type {rt}")))?,
+        id.parse()
+            .map_err(|_| StoreError::internal("load search match", format!("id {id}")))?,
+    );
+    super::query::read(conn, key)
 }
 
 /// The version stored at `seq`.
