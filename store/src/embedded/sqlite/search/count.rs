@@ -56,9 +56,12 @@ impl Counted {
     }
 }
 
-/// Counts the matches of `q`: exactly for `_total=accurate`, else within the budget.
-pub(super) fn count(conn: &mut Connection, q: &SearchQuery) -> Result<Counted, StoreError> {
-    let budgeted = q.total != Total::Accurate;
+/// Runs `f` on `conn`, within the budget when `budgeted`: `Ok(None)` when it ran out.
+pub(super) fn within_budget<T>(
+    conn: &mut Connection,
+    budgeted: bool,
+    f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
+) -> Result<Option<T>, StoreError> {
     if budgeted {
         let started = Instant::now();
         let mut checks = 0u32;
@@ -69,25 +72,32 @@ pub(super) fn count(conn: &mut Connection, q: &SearchQuery) -> Result<Counted, S
                 checks > MIN_CHECKS && started.elapsed() > BUDGET
             }),
         )
-        .map_err(sql_err("set count budget"))?;
+        .map_err(sql_err("set search budget"))?;
     }
-    let sql = count_sql(q);
-    let result: rusqlite::Result<i64> = conn
-        .prepare_cached(&sql.text)
-        .and_then(|mut s| s.query_row(params_from_iter(sql.args.iter()), |r| r.get(0)));
+    let result = f(conn);
     if budgeted {
         conn.progress_handler(0, None::<fn() -> bool>)
-            .map_err(sql_err("clear count budget"))?;
+            .map_err(sql_err("clear search budget"))?;
     }
     match result {
-        Ok(n) => Ok(Counted::Exactly(n as u64)),
+        Ok(v) => Ok(Some(v)),
         Err(rusqlite::Error::SqliteFailure(e, _))
             if budgeted && e.code == ErrorCode::OperationInterrupted =>
         {
-            Ok(Counted::Many)
+            Ok(None)
         }
-        Err(e) => Err(sql_err("count search matches")(e)),
+        Err(e) => Err(sql_err("run search")(e)),
     }
+}
+
+/// Counts the matches of `q`: exactly for `_total=accurate`, else within the budget.
+pub(super) fn count(conn: &mut Connection, q: &SearchQuery) -> Result<Counted, StoreError> {
+    let sql = count_sql(q);
+    let n = within_budget(conn, q.total != Total::Accurate, |conn| {
+        conn.prepare_cached(&sql.text)
+            .and_then(|mut s| s.query_row(params_from_iter(sql.args.iter()), |r| r.get(0)))
+    })?;
+    Ok(n.map_or(Counted::Many, |n: i64| Counted::Exactly(n as u64)))
 }
 
 /// Whether the page is found by walking `current` in key order (testing each row) rather than

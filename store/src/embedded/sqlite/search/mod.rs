@@ -10,6 +10,7 @@
 mod compile;
 mod count;
 mod include;
+mod page;
 mod special;
 
 use hearth_fhir::search::query::{Filter, SearchQuery, SortKey, Test, Total};
@@ -44,6 +45,14 @@ fn intersect(sql: &mut Sql, scope: Scope<'_>, sets: &[&Filter]) {
         }
         rid_set(sql, scope, f);
     }
+}
+
+/// Whether a plain index filter (not a chain or `_has`) drives the search.
+fn plain_driver(q: &SearchQuery) -> bool {
+    drivers(&q.filters, scope_of(q))
+        .0
+        .iter()
+        .any(|f| !follows(f))
 }
 
 /// Whether `f` follows references (a chain or `_has`).
@@ -263,6 +272,65 @@ struct Hit {
     key: Vec<Value>,
 }
 
+/// The total a page reports of what was counted.
+fn reported(q: &SearchQuery, counted: Counted) -> Option<u64> {
+    match (q.total, counted) {
+        (Total::None, _) | (_, Counted::Many) => None,
+        (_, Counted::Exactly(n)) => Some(n),
+    }
+}
+
+/// Counts the matches (unless `carried`) and finds the page's rows. When a plain index filter
+/// drives the search, one statement finds the page and counts every match (within the budget,
+/// unless accurate); a search that runs out of it is planned from what is cheap to know: a
+/// walk when the matches are many, else driven again, unbudgeted, still counting.
+fn find(
+    conn: &mut Connection,
+    q: &SearchQuery,
+    cols: &[Column],
+    cursor: Option<&Cursor>,
+    carried: Option<Counted>,
+) -> Result<(Counted, Vec<Hit>), StoreError> {
+    let budgeted = q.total != Total::Accurate;
+    let plain = plain_driver(q);
+    let counted = match carried {
+        Some(carried) => carried,
+        None if plain => {
+            if let Some(rows) = page::rows(conn, q, cols, cursor, true, true, budgeted)? {
+                return Ok((all_of(conn, q, &rows, cursor)?, rows.hits));
+            }
+            Counted::Many
+        }
+        None => count(conn, q)?,
+    };
+    let drive = !count::walk(conn, q, counted, SCAN_ABOVE)?;
+    let count_all = drive && plain && carried.is_none();
+    let rows = page::rows(conn, q, cols, cursor, drive, count_all, false)?.unwrap_or(page::Rows {
+        hits: Vec::new(),
+        all: None,
+    });
+    let counted = if count_all {
+        all_of(conn, q, &rows, cursor)?
+    } else {
+        counted
+    };
+    Ok((counted, rows.hits))
+}
+
+/// The count a page query with `count_all` made: no row back is no match on a first page.
+fn all_of(
+    conn: &mut Connection,
+    q: &SearchQuery,
+    rows: &page::Rows,
+    cursor: Option<&Cursor>,
+) -> Result<Counted, StoreError> {
+    Ok(match (rows.all, cursor) {
+        (Some(n), _) => Counted::Exactly(n),
+        (None, None) => Counted::Exactly(0),
+        (None, Some(_)) => count(conn, q)?,
+    })
+}
+
 pub(super) fn run(conn: &mut Connection, q: &SearchQuery) -> Result<SearchPage, StoreError> {
     let cols = columns(&q.sort);
     let cursor = q
@@ -272,101 +340,27 @@ pub(super) fn run(conn: &mut Connection, q: &SearchQuery) -> Result<SearchPage, 
         .transpose()?;
     let started = std::time::Instant::now();
     // A later page reuses what the first page counted, unless the count must be accurate.
-    let counted = match cursor.as_ref().and_then(|c| c.total) {
-        Some(carried) if q.total != Total::Accurate => carried,
-        _ => count(conn, q)?,
-    };
-    let total = match (q.total, counted) {
-        (Total::None, _) | (_, Counted::Many) => None,
-        (_, Counted::Exactly(n)) => Some(n),
-    };
+    let carried = cursor
+        .as_ref()
+        .and_then(|c| c.total)
+        .filter(|_| q.total != Total::Accurate);
     if q.count == 0 {
+        let counted = match carried {
+            Some(carried) => carried,
+            None => count(conn, q)?,
+        };
         return Ok(SearchPage {
             matches: Vec::new(),
             included: Vec::new(),
-            total,
+            total: reported(q, counted),
             next: None,
             previous: None,
             issues: Vec::new(),
         });
     }
-
-    let count_done = started.elapsed();
+    let (counted, mut hits) = find(conn, q, &cols, cursor.as_ref(), carried)?;
+    let total = reported(q, counted);
     let backward = cursor.as_ref().is_some_and(|c| c.backward);
-    let mut sql = Sql::default();
-    sql.push("SELECT seq, type, id");
-    for i in 0..q.sort.len() {
-        sql.push(&format!(", k{i}"));
-    }
-    let drive = !count::walk(conn, q, counted, SCAN_ABOVE)?;
-    let w = matches_where(q, drive);
-    // Candidates from index sets are found on `current_by_rid` alone; the page's rows are read
-    // by key afterwards.
-    sql.push(if w.from_sets {
-        " FROM (SELECT NULL AS seq, c.type AS type, c.id AS id"
-    } else {
-        " FROM (SELECT c.seq AS seq, c.type AS type, c.id AS id"
-    });
-    for (i, key) in q.sort.iter().enumerate() {
-        sql.push(", ");
-        sort_expression(&mut sql, key);
-        sql.push(&format!(" AS k{i}"));
-    }
-    sql.push(" FROM current c WHERE ").push(&w.sql.text);
-    sql.args.extend(w.sql.args);
-    sql.push(") WHERE ");
-    match &cursor {
-        Some(c) => keyset(&mut sql, &cols, &c.key, c.backward),
-        None => {
-            sql.push("1");
-        }
-    }
-    sql.push(" ORDER BY ");
-    // With filters, `+` keeps SQLite from walking `current` in id order testing each row (a
-    // full scan when few match): it drives from the filters' index lookups and sorts the
-    // matches instead. Without filters the id order is the cheap way.
-    let plus = if drive && !q.filters.is_empty() {
-        "+"
-    } else {
-        ""
-    };
-    let order: Vec<String> = cols
-        .iter()
-        .map(|(name, desc)| {
-            let desc = *desc != backward;
-            format!("{plus}{name}{}", if desc { " DESC" } else { "" })
-        })
-        .collect();
-    sql.push(&order.join(", "));
-    sql.push(" LIMIT ").arg(q.count as i64 + 1);
-
-    if tracing::enabled!(tracing::Level::TRACE) {
-        explain(conn, &sql);
-    }
-    let mut hits = Vec::with_capacity(q.count + 1);
-    {
-        let mut stmt = conn
-            .prepare_cached(&sql.text)
-            .map_err(sql_err("prepare search"))?;
-        let mut rows = stmt
-            .query(params_from_iter(sql.args.iter()))
-            .map_err(sql_err("run search"))?;
-        while let Some(row) = rows.next().map_err(sql_err("run search"))? {
-            let seq: Option<i64> = row.get(0).map_err(sql_err("decode search row"))?;
-            let mut key = Vec::with_capacity(cols.len());
-            for i in 0..q.sort.len() {
-                let v = to_json(row.get_ref(3 + i).map_err(sql_err("decode search row"))?);
-                key.push(Value::Bool(v.is_null()));
-                key.push(v);
-            }
-            for i in [1, 2] {
-                key.push(to_json(
-                    row.get_ref(i).map_err(sql_err("decode search row"))?,
-                ));
-            }
-            hits.push(Hit { seq, key });
-        }
-    }
     let paged = started.elapsed();
     let more = hits.len() > q.count;
     hits.truncate(q.count);
@@ -423,13 +417,12 @@ pub(super) fn run(conn: &mut Connection, q: &SearchQuery) -> Result<SearchPage, 
     let loaded = started.elapsed();
     let (included, issues) = include::run(conn, q, &matches)?;
     tracing::debug!(
-        count_us = count_done.as_micros() as u64,
-        page_us = (paged - count_done).as_micros() as u64,
+        page_us = paged.as_micros() as u64,
         load_us = (loaded - paged).as_micros() as u64,
         include_us = (started.elapsed() - loaded).as_micros() as u64,
         matches = matches.len(),
         included = included.len(),
-        sql = %sql.text,
+        total = ?total,
         "search phases"
     );
     Ok(SearchPage {
