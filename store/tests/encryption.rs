@@ -160,8 +160,11 @@ async fn plaintext_databases_of_earlier_versions_are_encrypted_on_open() {
     let key = keys.unwrap(&acme, &wrapped).await.unwrap();
     let hex: String = key.iter().map(|b| format!("{b:02x}")).collect();
     let conn = rusqlite::Connection::open(registry.sqlite_path(&acme)).unwrap();
-    conn.execute_batch(&format!("PRAGMA key = \"x'{hex}'\";"))
-        .unwrap();
+    // The store's files use SHA-256 page HMACs.
+    conn.execute_batch(&format!(
+        "PRAGMA key = \"x'{hex}'\"; PRAGMA cipher_hmac_algorithm = HMAC_SHA256;"
+    ))
+    .unwrap();
     conn.execute(
         "ATTACH DATABASE ?1 AS plain KEY ''",
         [plain_path.to_str().unwrap()],
