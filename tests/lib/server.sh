@@ -78,6 +78,7 @@ hearth_start_server() {
   HEARTH_TOKEN=$("$HEARTH_BIN" token --data-dir "$DATA" --tenant default --scope 'system/*.cruds') \
     || die "mint a token with hearth token"
   export HEARTH_TOKEN
-  curl -fsS -o /dev/null --max-time 2 -H "Authorization: Bearer $HEARTH_TOKEN" "$HEARTH_BASE_URL/_history?_count=1" \
+  # The first request on a large reused data dir opens (and may checkpoint) its files.
+  curl -fsS -o /dev/null --max-time 60 -H "Authorization: Bearer $HEARTH_TOKEN" "$HEARTH_BASE_URL/_history?_count=1" \
     || die "the minted token is not accepted"
 }
