@@ -130,7 +130,10 @@ fn hmac_of(conn: &Connection, key: &DbKey) -> Result<&'static str, StoreError> {
     let probe = Connection::open(path).map_err(sql_err("open tenant database"))?;
     // Closing the probe must not checkpoint the WAL (it may be the only connection yet).
     probe
-        .set_db_config(rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE, true)
+        .set_db_config(
+            rusqlite::config::DbConfig::SQLITE_DBCONFIG_NO_CKPT_ON_CLOSE,
+            true,
+        )
         .map_err(sql_err("configure tenant database probe"))?;
     Ok(if key_with(&probe, key, HMAC)?.is_ok() {
         HMAC
