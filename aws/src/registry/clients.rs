@@ -9,7 +9,7 @@ use hearth_auth::{ClientRegistry, RegisteredClient, RegistryError};
 use hearth_store::StoreError;
 use hearth_tenancy::{TenantId, TenantStatus};
 
-use super::{Item, PK, SK, key, s, string};
+use super::{Item, PK, SK, key, partition, s, string};
 use crate::config::{AwsClients, AwsConfig};
 use crate::error::sdk_error;
 
@@ -157,31 +157,13 @@ impl ClientRegistry for DynamoClientRegistry {
     }
 
     async fn list(&self, tenant: &TenantId) -> Result<Vec<RegisteredClient>, RegistryError> {
-        let mut clients = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(&listing(tenant)))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable(sdk_error("list clients", e)))?;
-            for item in page.items() {
-                clients.push(client_of(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => break,
-            }
-        }
         // Sorted by the sort key, the client id.
-        Ok(clients)
+        partition(&self.client, &self.table, &listing(tenant), "list clients")
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(client_of)
+            .collect()
     }
 
     async fn remove(&self, tenant: &TenantId, client_id: &str) -> Result<bool, RegistryError> {

@@ -63,6 +63,36 @@ pub(crate) fn string<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     }
 }
 
+/// Every item of the partition `pk`, read strongly consistent page after page, in sort-key
+/// order (one Query per page, never a Scan).
+pub(crate) async fn partition(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    pk: &str,
+    what: &str,
+) -> Result<Vec<Item>, StoreError> {
+    let mut items = Vec::new();
+    let mut start = None;
+    loop {
+        let page = client
+            .query()
+            .table_name(table)
+            .key_condition_expression("#pk = :pk")
+            .expression_attribute_names("#pk", PK)
+            .expression_attribute_values(":pk", s(pk))
+            .consistent_read(true)
+            .set_exclusive_start_key(start.take())
+            .send()
+            .await
+            .map_err(|e| sdk_error(what, e))?;
+        items.extend(page.items.unwrap_or_default());
+        match page.last_evaluated_key {
+            Some(last) if !last.is_empty() => start = Some(last),
+            _ => return Ok(items),
+        }
+    }
+}
+
 /// Turns on the table's TTL on [`EXPIRES_AT`] unless it is on (for emulators and first runs;
 /// the deployment template declares it).
 pub async fn enable_ttl(client: &aws_sdk_dynamodb::Client, table: &str) -> Result<(), StoreError> {

@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use hearth_store::StoreError;
 use hearth_tenancy::{RegistryError, Tenant, TenantDirectory, TenantId, TenantStatus};
 
-use super::{DynamoClientRegistry, Item, PK, key, s, string};
+use super::{DynamoClientRegistry, Item, PK, key, partition, s, string};
 use crate::config::{AwsClients, AwsConfig};
 use crate::error::{error_code, sdk_error};
 
@@ -122,31 +122,13 @@ impl TenantDirectory for DynamoTenantDirectory {
     }
 
     async fn list(&self) -> Result<Vec<Tenant>, RegistryError> {
-        let mut tenants = Vec::new();
-        let mut start = None;
-        loop {
-            let page = self
-                .client
-                .query()
-                .table_name(&self.table)
-                .key_condition_expression("#pk = :pk")
-                .expression_attribute_names("#pk", PK)
-                .expression_attribute_values(":pk", s(PARTITION))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(|e| unavailable(sdk_error("list tenants", e)))?;
-            for item in page.items() {
-                tenants.push(tenant_of(item)?);
-            }
-            match page.last_evaluated_key {
-                Some(last) if !last.is_empty() => start = Some(last),
-                _ => break,
-            }
-        }
         // The sort key is the id: the query returns them in order already.
-        Ok(tenants)
+        partition(&self.client, &self.table, PARTITION, "list tenants")
+            .await
+            .map_err(unavailable)?
+            .iter()
+            .map(tenant_of)
+            .collect()
     }
 
     async fn set_status(
