@@ -125,12 +125,20 @@ impl Issue {
         let mut issue = Map::new();
         issue.insert("severity".into(), self.severity.as_str().into());
         issue.insert("code".into(), self.code.as_str().into());
-        issue.insert("diagnostics".into(), self.diagnostics.clone().into());
-        if let Some(expression) = &self.expression {
-            issue.insert("expression".into(), json!([expression]));
+        if !self.diagnostics.is_empty() {
+            issue.insert("diagnostics".into(), fhir_string(&self.diagnostics).into());
+        }
+        if let Some(expression) = self.expression.as_deref().filter(|e| !e.is_empty()) {
+            issue.insert("expression".into(), json!([fhir_string(expression)]));
         }
         Value::Object(issue)
     }
+}
+
+/// `text` as a valid FHIR `string` (`[ \r\n\t\S]+`): diagnostics often quote what the client
+/// sent, and the vertical tab and form feed it may hold are escaped rather than echoed.
+fn fhir_string(text: &str) -> String {
+    text.replace('\u{b}', "\\u000b").replace('\u{c}', "\\u000c")
 }
 
 /// An OperationOutcome resource holding `issues` (at least one, as the spec requires).
@@ -146,6 +154,19 @@ pub fn operation_outcome(issues: &[Issue]) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn diagnostics_stay_valid_fhir_strings() {
+        let oo = operation_outcome(&[
+            Issue::error(IssueCode::Invalid, "invalid date '\u{b}x\u{c}'"),
+            Issue::error(IssueCode::Invalid, ""),
+        ]);
+        assert_eq!(
+            oo["issue"][0]["diagnostics"],
+            "invalid date '\\u000bx\\u000c'"
+        );
+        assert!(oo["issue"][1].get("diagnostics").is_none());
+    }
 
     #[test]
     fn outcome_names_the_element() {

@@ -12,6 +12,12 @@ use crate::params::{self, param_ref};
 use crate::responses::{FHIR_JSON, Headers, empty, errors, fhir, written};
 use crate::schemas::schema_ref;
 
+// A write answers with its FHIR status (200 or 201) whatever `Prefer: return` asks for; with
+// `return=minimal` that answer has no body, which OpenAPI cannot mark optional, so it is said.
+const MINIMAL_CREATED: &str = "Created. No body with `Prefer: return=minimal`.";
+const MINIMAL_UPDATED: &str = "Updated. No body with `Prefer: return=minimal`.";
+const MINIMAL_PATCHED: &str = "Patched. No body with `Prefer: return=minimal`.";
+
 /// The operation of a FHIR interaction; `rt` for type and instance interactions.
 pub fn operation(interaction: I, rt: Option<ResourceType>) -> Option<Operation> {
     let name = rt.map_or("system", |rt| rt.as_str());
@@ -68,7 +74,7 @@ pub fn operation(interaction: I, rt: Option<ResourceType>) -> Option<Operation> 
                 .parameter_ref(param_ref("If-None-Exist"))
                 .parameter_ref(param_ref("Prefer"))
                 .request_body(Some(write_body(rt)))
-                .response("201", fhir("Created.", written(rt.as_str()), Headers::VersionAndLocation))
+                .response("201", fhir(MINIMAL_CREATED, written(rt.as_str()), Headers::VersionAndLocation))
                 .response("200", fhir("If-None-Exist matched an existing resource; nothing was created.", written(rt.as_str()), Headers::Version)),
             &["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotAcceptable", "PreconditionFailed", "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable"],
         ),
@@ -112,8 +118,7 @@ pub fn operation(interaction: I, rt: Option<ResourceType>) -> Option<Operation> 
                     .parameter_ref(param_ref("If-Match"))
                     .parameter_ref(param_ref("Prefer"))
                     .request_body(Some(patch_body()))
-                    .response("200", fhir("Patched.", written(rt.as_str()), Headers::Version))
-                    .response("204", empty("Done (`Prefer: return=minimal`).", Headers::Version)),
+                    .response("200", fhir(MINIMAL_PATCHED, written(rt.as_str()), Headers::Version)),
                 &["BadRequest", "Unauthorized", "Forbidden", "NotFound", "NotAcceptable", "Conflict", "PreconditionFailed", "PayloadTooLarge", "UnsupportedMediaType", "Unprocessable"],
             )
         }
@@ -196,19 +201,15 @@ fn update(op: OperationBuilder, rt: ResourceType) -> OperationBuilder {
             .request_body(Some(write_body(rt)))
             .response(
                 "200",
-                fhir("Updated.", written(rt.as_str()), Headers::Version),
+                fhir(MINIMAL_UPDATED, written(rt.as_str()), Headers::Version),
             )
             .response(
                 "201",
                 fhir(
-                    "Created.",
+                    MINIMAL_CREATED,
                     written(rt.as_str()),
                     Headers::VersionAndLocation,
                 ),
-            )
-            .response(
-                "204",
-                empty("Done (`Prefer: return=minimal`).", Headers::Version),
             ),
         &[
             "BadRequest",
@@ -259,8 +260,12 @@ fn read_response(rt: ResourceType) -> utoipa::openapi::response::Response {
         Headers::Version,
     );
     if rt.as_str() == "Binary" {
-        // Without `Accept: application/fhir+json`, a Binary answers with its own content.
-        response.content.insert("*/*".into(), raw_content().into());
+        // Without `Accept: application/fhir+json`, a Binary answers with its own content, in
+        // its own media type and possibly empty: OpenAPI 3.1 describes such raw bytes by
+        // omitting the schema (a `type: string` would be read as JSON or YAML text).
+        response
+            .content
+            .insert("*/*".into(), ContentBuilder::new().build().into());
     }
     response
 }

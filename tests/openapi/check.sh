@@ -10,8 +10,9 @@
 #
 # Builds nothing. Installs the pinned tools (requirements.txt) into a venv under
 # ${HEARTH_CACHE_DIR:-~/.cache/hearth}, starts `hearth serve` on a free loopback port with a
-# temp data dir, stops it by pid on exit. schemathesis is bounded (a few resource types and
-# operations, OPENAPI_MAX_EXAMPLES examples each, fixed seed) so the run takes a few minutes.
+# temp data dir, stops it by pid on exit. schemathesis is bounded (a selection of resource types,
+# OPENAPI_MAX_EXAMPLES examples per operation, fixed seed, request bodies from a depth-bounded
+# projection of the resource schemas, see below) so the run takes a few minutes.
 set -uo pipefail
 
 log() { printf '[openapi] %s\n' "$*"; }
@@ -84,21 +85,54 @@ cat >"$WORK_DIR/schemathesis.toml" <<'EOF'
 [parameters]
 "path.tenantId" = "default"
 EOF
-# A bounded selection: the service endpoints, the system interactions, and the interactions of
-# two resource types (Patient, Basic) that take no resource body, and bulk export. Operations
-# with a resource body are left to the Rust black-box tests: schemathesis builds strategies for
-# the full R4 schemas (every type reaches Extension, and `contained` the union of all 146
-# resource types) even to replay the schemas' spec examples, which takes minutes per operation.
-OPS='^(health|ready|capabilities-system|history-system|search-system|export-(system|patient|status|cancel)|(read|vread|history|history-instance|delete|delete-conditional|search)-(Patient|Basic))$'
+# A bounded selection: the service endpoints, the system interactions (search, history, the
+# batch/transaction POST), bulk export, and every REST interaction of the WRITE_TYPES (create,
+# update, conditional create/update/patch/delete, JSON Patch and FHIRPath Patch, read, vread,
+# history, search by GET and POST).
+#
+# Request bodies are generated from a depth-bounded projection of the resource schemas
+# (fuzz_document.py): hypothesis needs minutes per operation to build a strategy for a full R4
+# body schema (every type reaches Extension, `contained` the union of all 146 resource types).
+# Only the request side of the selected operations is projected; every response is checked
+# against the full document as served. The examples phase replays each type's spec example.
+# Writes are not sent `Prefer: return=minimal` (a 200/201 without body, which OpenAPI cannot
+# mark optional; fuzz_document.py says why and which Rust test covers it).
+WRITE_TYPES=(Patient Basic Observation Encounter Condition Practitioner Organization Binary
+  MedicationRequest DiagnosticReport AllergyIntolerance Immunization Procedure QuestionnaireResponse Bundle)
+types=$(IFS='|'; echo "${WRITE_TYPES[*]}")
+kinds='read|vread|history|history-instance|delete|delete-conditional|search|search-post|create|update|update-conditional|patch|patch-conditional'
+OPS="^(health|ready|capabilities-system|history-system|search-system|batch-system|export-(system|patient|status|cancel)|($kinds)-($types))\$"
+"$PYTHON" "$HERE/fuzz_document.py" "$WORK_DIR/openapi.json" "$WORK_DIR/fuzz.json" "${WRITE_TYPES[@]}" \
+  || die "fuzz_document.py"
+
+# `seed-1` (one of the ids the fuzzed instance operations use) exists for each type with a spec
+# example, so updates, patches and reads also reach a stored resource.
+seeded=$("$PYTHON" - "$WORK_DIR/openapi.json" "$ROOT/tenant/default" "$TOKEN" "${WRITE_TYPES[@]}" <<'PY'
+import json, sys, urllib.request
+doc, base, token, types = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
+schemas = json.load(open(doc))["components"]["schemas"]
+for t in types:
+    for example in schemas[t].get("examples", [])[:1]:
+        body = json.dumps(dict(example, id="seed-1")).encode()
+        req = urllib.request.Request(f"{base}/{t}/seed-1", body, method="PUT", headers={
+            "Authorization": f"Bearer {token}", "Content-Type": "application/fhir+json"})
+        urllib.request.urlopen(req, timeout=30).close()
+        print(t)
+PY
+) || die "seed the spec examples as seed-1"
+log "seeded $(echo "$seeded" | wc -l) spec examples as seed-1"
+
 log "schemathesis: positive data, $MAX_EXAMPLES examples per operation"
-if (cd "$WORK_DIR" && "$VENV/bin/schemathesis" --config-file "$WORK_DIR/schemathesis.toml" run \
-  "$WORK_DIR/openapi.json" --url "$ROOT" "${HEADERS[@]}" \
+start=$SECONDS
+if (cd "$WORK_DIR" && SCHEMATHESIS_HOOKS="$HERE/hooks.py" "$VENV/bin/schemathesis" \
+  --config-file "$WORK_DIR/schemathesis.toml" run \
+  "$WORK_DIR/fuzz.json" --url "$ROOT" "${HEADERS[@]}" \
   --include-operation-id-regex "$OPS" \
   --mode positive --phases examples,fuzzing --max-examples "$MAX_EXAMPLES" --seed 1 \
   --workers 2 --suppress-health-check all --request-timeout 30 \
   --checks not_a_server_error,status_code_conformance,content_type_conformance,response_headers_conformance,response_schema_conformance \
   --warnings off); then
-  log "schemathesis: ok"
+  log "schemathesis: ok ($((SECONDS - start)) s)"
 else
   failed+=(schemathesis)
 fi
