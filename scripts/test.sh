@@ -70,6 +70,9 @@ tests/aws/run.sh "$HEARTH_BIN" "$STANDINS"
 step "two API tasks on one AWS deployment: tenants, clients and replayed assertions shared through DynamoDB"
 tests/aws/two_tasks.sh "$HEARTH_BIN"
 
+step "SigV4 to OpenSearch checked by an independent oracle: a botocore-verifying proxy in front of the node"
+tests/aws/sigv4.sh "$HEARTH_BIN"
+
 if [ -x tests/clients/run.sh ]; then
   step "real FHIR clients (fhirpy, fhir-kit-client) against hearth serve"
   tests/clients/run.sh "$HEARTH_BIN"

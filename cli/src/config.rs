@@ -257,6 +257,9 @@ pub struct ExportConfig {
     /// How long a job stays with a worker that stopped answering before another resumes it,
     /// in seconds (`HEARTH_EXPORT_VISIBILITY_SECONDS`).
     pub visibility_seconds: u64,
+    /// How often export workers read the export queue's dead letters and fail the jobs still
+    /// running whose task is there, in seconds (`HEARTH_EXPORT_DEAD_LETTER_CHECK_SECONDS`).
+    pub dead_letter_check_seconds: u64,
 }
 
 impl Default for ExportConfig {
@@ -270,6 +273,7 @@ impl Default for ExportConfig {
             max_active: o.max_active,
             poll_seconds: o.poll_interval.as_secs(),
             visibility_seconds: o.visibility.as_secs(),
+            dead_letter_check_seconds: o.dead_letter_check.as_secs(),
             signed_urls: false,
             presigned_urls: false,
             presigned_url_seconds: 3600,
@@ -287,6 +291,7 @@ impl From<&ExportConfig> for hearth_workers::export::ExportOptions {
             max_active: c.max_active.max(1),
             poll_interval: Duration::from_secs(c.poll_seconds.max(1)),
             visibility: Duration::from_secs(c.visibility_seconds.max(3)),
+            dead_letter_check: Duration::from_secs(c.dead_letter_check_seconds.max(1)),
             ..hearth_workers::export::ExportOptions::default()
         }
     }
@@ -368,6 +373,10 @@ pub fn load(global: &GlobalArgs) -> anyhow::Result<Config> {
     env_parse(
         "HEARTH_EXPORT_VISIBILITY_SECONDS",
         &mut export.visibility_seconds,
+    )?;
+    env_parse(
+        "HEARTH_EXPORT_DEAD_LETTER_CHECK_SECONDS",
+        &mut export.dead_letter_check_seconds,
     )?;
     env_parse("HEARTH_EXPORT_SIGNED_URLS", &mut export.signed_urls)?;
     env_parse("HEARTH_EXPORT_PRESIGNED_URLS", &mut export.presigned_urls)?;

@@ -60,9 +60,19 @@ impl Reply {
         let reason = self
             .body
             .pointer("/error/reason")
+            .or_else(|| self.body.pointer("/message"))
             .and_then(Value::as_str)
             .map_or_else(|| self.body.to_string(), str::to_owned);
-        let message = format!("status {}: {reason}", self.status);
+        let message = match self.status {
+            // A domain refusing our SigV4 signature (or the node its basic auth) says so in a
+            // reply that does not look like OpenSearch's: name the likely cause.
+            401 | 403 => format!(
+                "status {}: OpenSearch refused the request's authentication (check the SigV4 \
+                 service, region and credentials): {reason}",
+                self.status
+            ),
+            status => format!("status {status}: {reason}"),
+        };
         if retryable(self.status) {
             StoreError::Busy(format!("{context}: {message}"))
         } else {
@@ -128,7 +138,13 @@ fn transport_error(context: &str, e: &opensearch::Error) -> StoreError {
 #[cfg(test)]
 mod tests {
     use hearth_store::ErrorKind;
+    use opensearch::cat::CatIndicesParts;
+    use opensearch::indices::{IndicesDeleteParts, IndicesRefreshParts};
+    use opensearch::params::Refresh;
+    use opensearch::{IndexParts, SearchParts};
     use serde_json::json;
+
+    use crate::config::AwsSigning;
 
     use super::*;
 
@@ -146,6 +162,121 @@ mod tests {
         check(503, ErrorKind::Unavailable);
         check(400, ErrorKind::Internal);
         check(404, ErrorKind::Internal);
+        check(403, ErrorKind::Internal);
+    }
+
+    #[test]
+    fn a_refused_signature_is_named() {
+        let reply = Reply {
+            status: 403,
+            body: json!({"message": "The request signature we calculated does not match"}),
+        };
+        let text = reply.into_error("search").to_string();
+        assert!(
+            text.contains("refused the request's authentication"),
+            "{text}"
+        );
+        assert!(text.contains("signature we calculated"), "{text}");
+    }
+
+    /// With `HEARTH_TEST_SIGV4_PROXY` (the URL of `tests/aws/sigv4_proxy.py`, which checks
+    /// every signature with botocore for credentials `testing`/`testing`, region `eu-west-1`,
+    /// service `es`; `tests/aws/sigv4.sh` sets it): paths and queries with characters that
+    /// SigV4 canonicalizes specially are signed as AWS expects, and a wrong key is refused.
+    #[tokio::test]
+    async fn special_characters_are_signed_as_aws_canonicalizes_them() {
+        let Ok(proxy) = std::env::var("HEARTH_TEST_SIGV4_PROXY") else {
+            return;
+        };
+        let config = OpenSearchConfig {
+            aws: Some(AwsSigning {
+                service: "es".into(),
+                region: Some("eu-west-1".into()),
+            }),
+            ..OpenSearchConfig::new(proxy)
+        };
+        let os = client(&config, Some(&signing("testing").await)).unwrap();
+        let index = format!("sigv4-{}", uuid::Uuid::new_v4().simple());
+        let other = format!("{index}-b");
+        let pattern = format!("{index}*");
+        // A document id with a space, '/', '+', '%', '*', ',', ':' and non-ASCII.
+        let sent = os
+            .index(IndexParts::IndexId(&index, "a b/c+d%e*f,g:h\u{e9}"))
+            .refresh(Refresh::True)
+            .body(json!({"name": "a b", "note": "x+y=z & 100%"}))
+            .send()
+            .await;
+        let mut replies = vec![("index a document", reply("index", sent).await.unwrap())];
+        // Several indices ('%2C' in the path) and a flag in the query.
+        let sent = os
+            .indices()
+            .refresh(IndicesRefreshParts::Index(&[&index, &other]))
+            .ignore_unavailable(true)
+            .send()
+            .await;
+        replies.push(("refresh two", reply("refresh", sent).await.unwrap()));
+        // A wildcard in the path, commas in the query.
+        let sent = os
+            .cat()
+            .indices(CatIndicesParts::Index(&[&pattern]))
+            .format("json")
+            .h(&["index", "health"])
+            .send()
+            .await;
+        replies.push(("cat a pattern", reply("cat", sent).await.unwrap()));
+        // A query value with spaces, quotes, '*', ':', '+', '=', '&' and '%'.
+        let sent = os
+            .search(SearchParts::Index(&[&pattern]))
+            .q("name:a* AND note:\"x+y=z & 100%\"")
+            .send()
+            .await;
+        let found = reply("search", sent).await.unwrap();
+        assert_eq!(
+            found.body.pointer("/hits/total/value"),
+            Some(&json!(1)),
+            "{found:?}"
+        );
+        replies.push(("search", found));
+        for (what, reply) in &replies {
+            assert!(reply.is_success(), "{what}: {reply:?}");
+        }
+        let sent = os
+            .indices()
+            .delete(IndicesDeleteParts::Index(&[&index]))
+            .send()
+            .await;
+        reply("delete", sent).await.unwrap();
+
+        // The oracle does check: the same kind of request under another secret is refused.
+        let wrong = client(&config, Some(&signing("not-the-secret").await)).unwrap();
+        let sent = wrong.cat().indices(CatIndicesParts::None).send().await;
+        let refused = reply("cat", sent).await.unwrap();
+        assert_eq!(refused.status, 403, "{refused:?}");
+        let text = refused.into_error("cat").to_string();
+        assert!(
+            text.contains("refused the request's authentication"),
+            "{text}"
+        );
+    }
+
+    /// An SDK configuration with static credentials (`testing`, `secret`) in `eu-west-1`.
+    // The replacement of these aliases lives in `aws-runtime`, not a dependency of this crate.
+    #[allow(deprecated)]
+    async fn signing(secret: &str) -> aws_config::SdkConfig {
+        use aws_config::profile::profile_file::{ProfileFileKind, ProfileFiles};
+        let profile =
+            format!("[default]\naws_access_key_id = testing\naws_secret_access_key = {secret}\n");
+        let files = ProfileFiles::builder()
+            .with_contents(ProfileFileKind::Credentials, profile)
+            .build();
+        let provider = aws_config::profile::ProfileFileCredentialsProvider::builder()
+            .profile_files(files)
+            .build();
+        aws_config::defaults(aws_config::BehaviorVersion::latest())
+            .credentials_provider(provider)
+            .region(aws_config::Region::new("eu-west-1"))
+            .load()
+            .await
     }
 
     #[tokio::test]

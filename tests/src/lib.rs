@@ -33,6 +33,8 @@ pub struct TestServer {
     workers: Vec<tokio::task::JoinHandle<()>>,
     /// What the export workers work with (to read a job's document in tests).
     pub export: Arc<hearth_workers::export::ExportContext>,
+    /// The export queue (to play a worker in tests).
+    pub queue: Arc<dyn hearth_store::JobQueue>,
     /// How long a write takes to enter export snapshots (0 on the embedded backend).
     settle: std::time::Duration,
 
@@ -227,6 +229,7 @@ impl TestServer {
             signer,
             workers,
             export: export_ctx,
+            queue: export_queue,
             settle: backend.settle,
             _dir: dir,
         }

@@ -9,7 +9,9 @@ use hearth_store::embedded::SqliteJobs;
 use hearth_store::{BlobStore, Envelope, JobQueue, ResourceStore, SealedJobs, StoreError};
 use tokio::task::JoinHandle;
 
-use crate::export::{ExportContext, ExportOptions, ExportService, ExportWorker, sweep_expired};
+use crate::export::{
+    ExportContext, ExportOptions, ExportService, ExportWorker, sweep_expired, watch_dead_letters,
+};
 
 /// How often expired jobs are looked for.
 const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -38,7 +40,8 @@ pub fn export_service(ctx: &Arc<ExportContext>, queue: &Arc<dyn JobQueue>) -> Ar
     Arc::new(ExportService::new(Arc::clone(ctx), Arc::clone(queue)))
 }
 
-/// Starts `workers` export workers and the expiry sweeper; they run until aborted.
+/// Starts `workers` export workers, the expiry sweeper and the dead-letter watcher (every
+/// `dead_letter_check` of the options); they run until aborted.
 pub fn spawn_workers(
     ctx: &Arc<ExportContext>,
     queue: &Arc<dyn JobQueue>,
@@ -48,5 +51,10 @@ pub fn spawn_workers(
         .map(|_| tokio::spawn(ExportWorker::new(Arc::clone(ctx), Arc::clone(queue)).run()))
         .collect();
     handles.push(tokio::spawn(sweep_expired(Arc::clone(ctx), SWEEP_EVERY)));
+    handles.push(tokio::spawn(watch_dead_letters(
+        Arc::clone(ctx),
+        Arc::clone(queue),
+        ctx.options.dead_letter_check,
+    )));
     handles
 }

@@ -12,6 +12,7 @@ mod encryption;
 mod errors;
 mod examples;
 mod export;
+mod export_dead_letters;
 mod export_parallel;
 mod export_presigned;
 mod history;

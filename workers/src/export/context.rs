@@ -32,6 +32,9 @@ pub struct ExportOptions {
     pub visibility: Duration,
     /// Deliveries of one job before it goes to the dead letters.
     pub max_attempts: u32,
+    /// How often the export queue's dead letters are read to fail the jobs still running
+    /// whose task is among them (its workers crashed on every attempt).
+    pub dead_letter_check: Duration,
     /// Largest export file accepted by the blob store.
     pub max_file_bytes: u64,
     /// A Parquet file also ends once it holds this many rows (its writer's metadata grows
@@ -50,6 +53,7 @@ impl Default for ExportOptions {
             poll_interval: Duration::from_secs(2),
             visibility: Duration::from_secs(60),
             max_attempts: 5,
+            dead_letter_check: Duration::from_secs(30),
             max_file_bytes: 4 << 30,
             parquet_file_rows: 100_000,
         }

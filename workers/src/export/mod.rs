@@ -5,6 +5,7 @@ mod associated;
 mod audit;
 mod commit;
 mod context;
+mod dead_letters;
 mod job;
 mod links;
 mod page;
@@ -16,6 +17,7 @@ mod sink;
 mod worker;
 
 pub use context::{EXPORT_QUEUE, ExportContext, ExportOptions};
+pub use dead_letters::{fail_dead_lettered, watch_dead_letters};
 pub use job::{FileKind, FileRecord, Owner, Status};
 pub use links::{MAX_LINK_TTL, PresignedLinks};
 pub use request::{

@@ -106,31 +106,32 @@ pub async fn run_task(
     commit(ctx, tenant, &mut loaded, task, done).await
 }
 
-/// Marks the job failed with `message` (best effort: a cancelled job stays cancelled).
+/// Marks the job failed with `message` if it is still running (a cancelled, completed or
+/// failed job stays as it is); `Ok(true)` when this call failed it.
 pub async fn fail(
     ctx: &ExportContext,
     tenant: &TenantId,
     id: &JobId,
     message: &str,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     // Parallel tasks save the same document: a lost race is retried.
     for _ in 0..20 {
         let Some(mut loaded) = ctx.load(tenant, id).await? else {
-            return Ok(());
+            return Ok(false);
         };
         if !loaded.job.status.is_active() {
-            return Ok(());
+            return Ok(false);
         }
         loaded.job.status = Status::Failed;
         loaded.job.failure = Some(message.to_owned());
         if ctx.save(tenant, &mut loaded).await? {
             let names: Vec<String> = loaded.job.files.iter().map(|f| f.name.clone()).collect();
-            return ctx
-                .remove_files(tenant, id, names.iter().map(String::as_str))
-                .await;
+            ctx.remove_files(tenant, id, names.iter().map(String::as_str))
+                .await?;
+            return Ok(true);
         }
     }
-    Ok(())
+    Ok(false)
 }
 
 async fn save(ctx: &ExportContext, tenant: &TenantId, loaded: &mut Loaded) -> Result<(), RunError> {

@@ -5,7 +5,8 @@
 //! store's `changes`, so several workers export one job in parallel); the planning worker then
 //! runs the first task. A worker that dies leaves its message unacknowledged: it comes back
 //! after the visibility timeout and the next worker resumes the task from its last checkpoint;
-//! a task that used up its attempts fails the job.
+//! a task that used up its attempts fails the job. A task whose worker died on every attempt
+//! goes to the dead letters instead; the watcher in `dead_letters.rs` fails its job.
 
 use std::sync::Arc;
 use std::time::Duration;
