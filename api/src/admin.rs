@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::auth::{Admin, ClientRegistration};
+use crate::deletion;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -85,28 +86,32 @@ pub async fn get_tenant(
 }
 
 /// `DELETE /admin/tenants/{id}` → 204; the tenant's URLs answer 404 at once (on other API
-/// tasks within [`crate::context::TENANT_CACHE_TTL`]). Its key is destroyed (crypto-shredding
-/// its data), then its data removed, then its record.
+/// tasks within [`crate::context::TENANT_CACHE_TTL`]). It is marked deleting, its client ids
+/// are released, its key is destroyed (crypto-shredding its data), then its data removed, then
+/// its record ([`crate::deletion`]). A deletion that fails part-way leaves it deleting, to be
+/// deleted again.
 pub async fn delete_tenant(
     State(state): State<AppState>,
     Path(id): Path<String>,
     _admin: Admin,
 ) -> Result<StatusCode, ApiError> {
     let id = tenant_id(&id)?;
-    // Suspended first (404 when there is no such tenant): its URLs answer 404 while its
-    // partitions go, and a destroy that fails part-way leaves it suspended, to be deleted
-    // again.
-    state
-        .tenants
-        .set_status(&id, TenantStatus::Suspended)
-        .await?;
+    // 404 when there is no such tenant; from here its URLs answer 404 and its clients get no
+    // tokens while the rest goes.
+    deletion::begin(state.tenants.as_ref(), &id).await?;
     state.forget_tenant(&id);
-    let progress = |step: &str| tracing::info!(tenant_id = %id, step, "destroying tenant");
-    state.partitions.destroy(&id, &progress).await?;
-    // Forget the tenant before and after: no request admitted by the cache in between.
+    let progress = |step: &str| tracing::info!(tenant_id = %id, step, "deleting tenant");
+    let finished = deletion::finish(
+        state.tenants.as_ref(),
+        state.auth.clients.as_ref(),
+        state.partitions.as_ref(),
+        &id,
+        &progress,
+    )
+    .await;
+    // Forget the tenant again: no request admitted by the cache in between.
     state.forget_tenant(&id);
-    state.tenants.delete(&id).await?;
-    state.forget_tenant(&id);
+    finished?;
     // Close the store's handles on the removed files, so a tenant created again with this id
     // starts from new, empty partitions.
     state.store.forget_tenant(&id).await;
@@ -156,7 +161,10 @@ pub async fn register_client(
 ) -> Result<Response, ApiError> {
     let id = tenant_id(&id)?;
     let registration = json_body(body)?;
-    existing(&state, &id).await?;
+    // A tenant being deleted has released its ids; it takes no new ones.
+    if existing(&state, &id).await?.status == TenantStatus::Deleting {
+        return Err(hearth_tenancy::RegistryError::Deleting(id).into());
+    }
     let client = registration.into_client(id.clone())?;
     state.auth.clients.register(client.clone()).await?;
     tracing::info!(tenant_id = %id, client_id = %client.client_id, "client registered");

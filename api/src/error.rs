@@ -205,12 +205,26 @@ impl From<RegistryError> for ApiError {
         match err {
             RegistryError::AlreadyExists(_) => ApiError::conflict(err.to_string()),
             RegistryError::NotFound(_) => ApiError::not_found(err.to_string()),
+            // Its deletion has begun (and may have stopped part-way): only deleting it again
+            // is allowed, so a suspend or resume conflicts with the tenant's state.
+            RegistryError::Deleting(_) => ApiError::conflict(err.to_string()),
             RegistryError::Io { .. }
             | RegistryError::Corrupt { .. }
             | RegistryError::Unavailable(_) => {
                 tracing::error!(error = %err, "tenant registry failure");
                 ApiError::internal("tenant registry unavailable")
             }
+        }
+    }
+}
+
+/// A tenant deletion stopped at one of its steps (admin API); deleting again resumes.
+impl From<crate::deletion::DeletionError> for ApiError {
+    fn from(err: crate::deletion::DeletionError) -> ApiError {
+        match err {
+            crate::deletion::DeletionError::Directory(e) => e.into(),
+            crate::deletion::DeletionError::Clients(e) => e.into(),
+            crate::deletion::DeletionError::Partitions(e) => e.into(),
         }
     }
 }

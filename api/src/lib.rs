@@ -11,6 +11,7 @@ mod auth;
 mod body;
 mod capability;
 mod context;
+pub mod deletion;
 mod error;
 mod format;
 mod headers;

@@ -9,12 +9,14 @@ use hearth_tenancy::{TenantDirectory, TenantId, TenantStatus};
 
 use crate::{ClientKeys, ClientRegistry, RegisteredClient, RegistryError, ReplayGuard, ScopeSet};
 
-fn unique(label: &str) -> String {
+/// `label` and a fresh suffix: an id no earlier run used (the suites share emulators).
+pub fn unique(label: &str) -> String {
     let id = uuid::Uuid::new_v4().simple().to_string();
     format!("{label}-{}", &id[..12])
 }
 
-fn client(client_id: &str, tenant: &TenantId) -> RegisteredClient {
+/// A client of `tenant` with keys at a URL that is never fetched and a resource scope.
+pub fn client(client_id: &str, tenant: &TenantId) -> RegisteredClient {
     RegisteredClient {
         client_id: client_id.to_owned(),
         tenant: tenant.clone(),
@@ -32,6 +34,7 @@ pub async fn client_registry_suite(
     register_get_list_remove(registry.as_ref(), tenants.as_ref()).await;
     ids_are_unique_in_the_deployment(&registry, tenants.as_ref()).await;
     clients_of_suspended_or_deleted_tenants_get_nothing(registry.as_ref(), tenants.as_ref()).await;
+    remove_all_releases_the_tenants_ids(registry.as_ref(), tenants.as_ref()).await;
 }
 
 async fn tenant(tenants: &dyn TenantDirectory) -> TenantId {
@@ -147,6 +150,54 @@ pub async fn clients_of_suspended_or_deleted_tenants_get_nothing(
         .await
         .expect("the id of a deleted tenant's client is free");
     assert_eq!(r.get(&id).await.expect("get").map(|c| c.tenant), Some(beta));
+}
+
+/// `remove_all` (the first step of a tenant's deletion) frees every id of the tenant at once,
+/// for any tenant, while the tenant's record is still there; run again it removes nothing, and
+/// never a client that another tenant has registered under a released id since. The clients of
+/// a tenant whose deletion has begun get nothing.
+pub async fn remove_all_releases_the_tenants_ids(
+    r: &dyn ClientRegistry,
+    tenants: &dyn TenantDirectory,
+) {
+    let (acme, beta) = (tenant(tenants).await, tenant(tenants).await);
+    let (one, two, kept) = (unique("one"), unique("two"), unique("kept"));
+    for id in [&one, &two] {
+        r.register(client(id, &acme)).await.expect("register");
+    }
+    r.register(client(&kept, &beta)).await.expect("register");
+    tenants
+        .set_status(&acme, TenantStatus::Deleting)
+        .await
+        .expect("begin deletion");
+    assert_eq!(
+        r.get(&one).await.expect("get"),
+        None,
+        "tenant being deleted"
+    );
+    assert_eq!(r.remove_all(&acme).await.expect("remove all"), 2);
+    assert!(r.list(&acme).await.expect("list").is_empty());
+    r.register(client(&one, &beta))
+        .await
+        .expect("a released id is free while its old tenant is still being deleted");
+    assert_eq!(
+        r.remove_all(&acme).await.expect("remove all again"),
+        0,
+        "idempotent"
+    );
+    assert_eq!(
+        r.get(&one).await.expect("get").map(|c| c.tenant),
+        Some(beta.clone()),
+        "the new owner keeps the id"
+    );
+    assert!(
+        r.get(&kept).await.expect("get").is_some(),
+        "other tenant kept"
+    );
+    assert_eq!(r.remove_all(&beta).await.expect("remove all"), 2);
+    for t in [&acme, &beta] {
+        tenants.delete(t).await.expect("delete tenant");
+    }
 }
 
 /// Every check of the `ReplayGuard` contract.

@@ -4,7 +4,8 @@
 
 use anyhow::Context;
 use clap::Subcommand;
-use hearth_tenancy::{TenantId, TenantRegistry, TenantStatus};
+use hearth_api::deletion;
+use hearth_tenancy::{TenantId, TenantRegistry};
 
 use crate::backend::Backend;
 use crate::config::Config;
@@ -22,7 +23,8 @@ pub enum TenantCommand {
     },
     /// List tenants as JSON lines.
     List,
-    /// Delete a tenant and every partition it owns (its key first: crypto-shredding).
+    /// Delete a tenant: release its client ids, then every partition it owns (its key first:
+    /// crypto-shredding), then its record. Run it again to finish a deletion that failed.
     Delete { id: String },
 }
 
@@ -57,16 +59,17 @@ async fn tenant(config: &Config, command: TenantCommand) -> anyhow::Result<()> {
         }
         TenantCommand::Delete { id } => {
             let tenant: TenantId = id.parse()?;
-            registry
-                .set_status(&tenant, TenantStatus::Suspended)
-                .await?;
+            deletion::begin(registry, &tenant).await?;
             let progress = |step: &str| eprintln!("{tenant}: {step}");
-            backend
-                .partitions
-                .destroy(&tenant, &progress)
-                .await
-                .context("remove the tenant's partitions")?;
-            registry.delete(&tenant).await?;
+            deletion::finish(
+                registry,
+                backend.clients.as_ref(),
+                backend.partitions.as_ref(),
+                &tenant,
+                &progress,
+            )
+            .await
+            .context("delete the tenant (deleting it again resumes)")?;
             println!("deleted tenant {tenant}");
         }
     }

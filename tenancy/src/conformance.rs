@@ -16,6 +16,7 @@ fn fresh(label: &str) -> TenantId {
 /// Every check of the `TenantDirectory` contract.
 pub async fn tenant_directory_suite(directory: Arc<dyn TenantDirectory>) {
     lifecycle(directory.as_ref()).await;
+    deleting_is_one_way(directory.as_ref()).await;
     list_is_sorted_and_complete(directory.as_ref()).await;
     racing_creates_have_one_winner(&directory).await;
 }
@@ -63,6 +64,44 @@ pub async fn lifecycle(d: &dyn TenantDirectory) {
     let again = d.create(&acme, "Acme 2").await.expect("create again");
     assert_eq!(again.name, "Acme 2");
     d.delete(&acme).await.expect("delete");
+}
+
+/// A tenant whose deletion has begun is never active or suspended again: its deletion can be
+/// begun again and finished, nothing else.
+pub async fn deleting_is_one_way(d: &dyn TenantDirectory) {
+    let acme = fresh("deleting");
+    d.create(&acme, "Acme").await.expect("create");
+    let deleting = d
+        .set_status(&acme, TenantStatus::Deleting)
+        .await
+        .expect("begin deletion");
+    assert_eq!(deleting.status, TenantStatus::Deleting);
+    for status in [TenantStatus::Active, TenantStatus::Suspended] {
+        assert!(
+            matches!(
+                d.set_status(&acme, status).await,
+                Err(RegistryError::Deleting(_))
+            ),
+            "{status:?} refused"
+        );
+    }
+    assert_eq!(
+        d.get(&acme).await.expect("get").map(|t| t.status),
+        Some(TenantStatus::Deleting),
+        "a refused change changes nothing"
+    );
+    assert_eq!(
+        d.set_status(&acme, TenantStatus::Deleting)
+            .await
+            .expect("begin deletion again"),
+        deleting
+    );
+    d.delete(&acme).await.expect("delete");
+    assert!(d.get(&acme).await.expect("get").is_none());
+    assert!(matches!(
+        d.set_status(&acme, TenantStatus::Deleting).await,
+        Err(RegistryError::NotFound(_))
+    ));
 }
 
 /// `list` holds every tenant once, sorted by id, with its current status.

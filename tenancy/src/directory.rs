@@ -21,7 +21,9 @@ pub trait TenantDirectory: Send + Sync {
     async fn list(&self) -> Result<Vec<Tenant>, RegistryError>;
 
     /// Sets the status of `tenant` and returns the updated record; `NotFound` when it does not
-    /// exist.
+    /// exist. [`TenantStatus::Deleting`] is one-way: once set, any other status is refused with
+    /// `Deleting` (setting `Deleting` again is Ok), so a deletion that stopped part-way cannot
+    /// bring back a tenant whose key may be gone.
     async fn set_status(
         &self,
         tenant: &TenantId,

@@ -18,6 +18,10 @@ use crate::{TenantDirectory, TenantId};
 pub enum TenantStatus {
     Active,
     Suspended,
+    /// Its deletion has begun (and may have stopped part-way): it is served to no one, its
+    /// clients are released, and it never becomes active or suspended again; deleting it once
+    /// more finishes the job.
+    Deleting,
 }
 
 /// A tenant as the registry records it.
@@ -35,6 +39,9 @@ pub enum RegistryError {
     AlreadyExists(TenantId),
     #[error("tenant '{0}' not found")]
     NotFound(TenantId),
+    /// A status change of a tenant whose deletion has begun (it can only be deleted).
+    #[error("tenant '{0}' is being deleted")]
+    Deleting(TenantId),
     #[error("{context}: {source}")]
     Io { context: String, source: io::Error },
     #[error("read tenant record {path}: {source}")]
@@ -166,8 +173,10 @@ impl TenantRegistry {
         Ok(tenants)
     }
 
-    /// Sets the status of `tenant` (suspend or reactivate) and returns the updated record;
-    /// `NotFound` when it does not exist. The record is replaced atomically (write, rename).
+    /// Sets the status of `tenant` (suspend, reactivate, or begin its deletion) and returns
+    /// the updated record; `NotFound` when it does not exist, `Deleting` when its deletion has
+    /// begun and `status` is not [`TenantStatus::Deleting`]. The record is replaced atomically
+    /// (write, rename).
     pub fn set_status(
         &self,
         tenant: &TenantId,
@@ -176,6 +185,9 @@ impl TenantRegistry {
         let mut record = self
             .get(tenant)?
             .ok_or_else(|| RegistryError::NotFound(tenant.clone()))?;
+        if record.status == TenantStatus::Deleting && status != TenantStatus::Deleting {
+            return Err(RegistryError::Deleting(tenant.clone()));
+        }
         record.status = status;
         let tmp = self.tenant_dir(tenant).join("tenant.json.status.tmp");
         let json = serde_json::to_vec_pretty(&record).map_err(|e| RegistryError::Corrupt {

@@ -12,16 +12,11 @@
 # Python tools come from requirements.txt, in a venv under $HEARTH_CACHE_DIR.
 set -euo pipefail
 
-log() { printf '[auth-e2e] %s\n' "$*"; }
-die() { printf '[auth-e2e] error: %s\n' "$*" >&2; exit 2; }
-
-[[ $# -eq 1 ]] || die "usage: $0 PATH/TO/hearth"
-HEARTH_BIN=$(realpath "$1") || die "no such file: $1"
-[[ -x $HEARTH_BIN ]] || die "not an executable: $HEARTH_BIN"
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE_DIR=${HEARTH_CACHE_DIR:-$HOME/.cache/hearth-tests}
-PYTHON=${PYTHON:-python3}
-mkdir -p "$CACHE_DIR"
+RUNNER_TAG=auth-e2e
+# shellcheck source=../lib/runner.sh
+source "$HERE/../lib/runner.sh"
+runner_args PATH/TO/hearth 1 "$@"
 
 WORK_DIR=$(mktemp -d -t hearth-auth.XXXXXX)
 # shellcheck source=../lib/server.sh
@@ -47,7 +42,7 @@ else
 fi
 export HEARTH_CONFIG="$CONFIG"
 # Admin tokens signed with a shared secret (as on AWS), not the data dir's key.
-HEARTH_ADMIN_SIGNING_KEY=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
+HEARTH_ADMIN_SIGNING_KEY=$(random_hex 48)
 export HEARTH_ADMIN_SIGNING_KEY
 
 hearth_start_server

@@ -9,26 +9,19 @@
 # scripts/opensearch-node.sh started with STANDINS_DIR, which this script stops and restarts).
 set -euo pipefail
 
-log() { printf '[aws-e2e] %s\n' "$*"; }
-die() { printf '[aws-e2e] error: %s\n' "$*" >&2; exit 2; }
-
-[[ $# -eq 2 ]] || die "usage: $0 PATH/TO/hearth STANDINS_DIR"
-HEARTH_BIN=$(realpath "$1")
-STANDINS=$(realpath "$2")
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
-: "${HEARTH_TEST_AWS_ENDPOINT:?set HEARTH_TEST_AWS_ENDPOINT}"
-: "${HEARTH_TEST_OPENSEARCH_URL:?set HEARTH_TEST_OPENSEARCH_URL}"
+RUNNER_TAG=aws-e2e
+# shellcheck source=../lib/runner.sh
+source "$ROOT/tests/lib/runner.sh"
+runner_args "PATH/TO/hearth STANDINS_DIR" 2 "$@"
+STANDINS=$(realpath "$2")
+# shellcheck source=../lib/standins.sh
+source "$ROOT/tests/lib/standins.sh"
 OS_PORT=${HEARTH_TEST_OPENSEARCH_URL##*:}
 
 WORK=$(mktemp -d -t hearth-aws-e2e.XXXXXX)
-NAME="e2e$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
-export HEARTH_BACKEND=aws HEARTH_PROVISION=true HEARTH_INDEXING=stream
-# moto serves one request at a time (tests/moto/serve.py): a long poll would stall it.
-export HEARTH_SQS_WAIT_SECONDS=0
-export HEARTH_AWS_ENDPOINT_URL=$HEARTH_TEST_AWS_ENDPOINT HEARTH_AWS_PREFIX=$NAME
-export HEARTH_OPENSEARCH_URL=$HEARTH_TEST_OPENSEARCH_URL HEARTH_OPENSEARCH_PREFIX="hearth-$NAME-"
-export HEARTH_DATA_DIR=$WORK/data HEARTH_LOG_FORMAT=json
-PIDS=()
+standins_env e2e stream
+export HEARTH_OPENSEARCH_URL=$HEARTH_TEST_OPENSEARCH_URL HEARTH_DATA_DIR=$WORK/data
 CONTROL_PID=""
 
 cleanup() {
@@ -41,22 +34,16 @@ cleanup() {
   if ! curl -fsS -o /dev/null "$HEARTH_TEST_OPENSEARCH_URL" 2>/dev/null; then
     "$ROOT/scripts/opensearch-node.sh" start "$OS_PORT" "$STANDINS" >/dev/null
   fi
-  if [[ $rc -ne 0 ]]; then
-    for f in "$WORK"/*.log; do log "last lines of $(basename "$f"):"; tail -n 15 "$f" | sed 's/^/    /'; done
-  fi
+  [[ $rc -ne 0 ]] && show_logs "$WORK"
   rm -rf "$WORK"
   exit "$rc"
 }
 trap cleanup EXIT
 
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+PORT=$(free_port)
 "$HEARTH_BIN" serve --listen "127.0.0.1:$PORT" >"$WORK/serve.log" 2>&1 &
 PIDS+=($!)
-for i in $(seq 1 150); do
-  curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/health" 2>/dev/null && break
-  [[ $i -eq 150 ]] && die "server not healthy after 15 s"
-  sleep 0.1
-done
+wait_healthy "http://127.0.0.1:$PORT" 15 server
 log "hearth serve (AWS backend, stream indexing) on 127.0.0.1:$PORT"
 "$HEARTH_BIN" worker stream-pump >"$WORK/pump.log" 2>&1 &
 PIDS+=($!)

@@ -16,42 +16,24 @@
 # the cargo test at the end.
 set -euo pipefail
 
-log() { printf '[sigv4] %s\n' "$*"; }
-die() { printf '[sigv4] error: %s\n' "$*" >&2; exit 2; }
-
-[[ $# -eq 1 ]] || die "usage: $0 PATH/TO/hearth"
-HEARTH_BIN=$(realpath "$1")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-: "${HEARTH_TEST_AWS_ENDPOINT:?set HEARTH_TEST_AWS_ENDPOINT}"
-: "${HEARTH_TEST_OPENSEARCH_URL:?set HEARTH_TEST_OPENSEARCH_URL}"
-CACHE_DIR=${HEARTH_CACHE_DIR:-$HOME/.cache/hearth-tests}
-PYTHON=${PYTHON:-python3}
-mkdir -p "$CACHE_DIR"
+RUNNER_TAG=sigv4
+# shellcheck source=../lib/runner.sh
+source "$HERE/../lib/runner.sh"
+runner_args PATH/TO/hearth 1 "$@"
+# shellcheck source=../lib/standins.sh
+source "$HERE/../lib/standins.sh"
 
 WORK_DIR=$(mktemp -d -t hearth-sigv4.XXXXXX)
-NAME="sig$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 REGION=eu-west-1
 # moto's fixed test credentials: hearth signs with them, the proxy checks with them.
 unset AWS_SESSION_TOKEN AWS_PROFILE
 export AWS_ACCESS_KEY_ID=testing AWS_SECRET_ACCESS_KEY=testing
-export HEARTH_BACKEND=aws HEARTH_PROVISION=true HEARTH_INDEXING=stream HEARTH_SQS_WAIT_SECONDS=0
-export HEARTH_AWS_ENDPOINT_URL=$HEARTH_TEST_AWS_ENDPOINT HEARTH_AWS_PREFIX=$NAME HEARTH_AWS_REGION=$REGION
-export HEARTH_OPENSEARCH_PREFIX="hearth-$NAME-" HEARTH_OPENSEARCH_SIGV4=es
-export HEARTH_DATA_DIR=$WORK_DIR/data HEARTH_LOG_FORMAT=json HEARTH_EXPORT_WORKERS=0
-PIDS=()
-
-cleanup() {
-  local rc=$?
-  set +e
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  if [[ $rc -ne 0 ]]; then
-    for f in "$WORK_DIR"/*.log; do log "last lines of $(basename "$f"):"; tail -n 15 "$f" | sed 's/^/    /'; done
-  fi
-  rm -rf "$WORK_DIR"
-  exit "$rc"
-}
-trap cleanup EXIT
+standins_env sig stream
+# Each process names its OpenSearch URL: a proxy in front of the node, never the node itself.
+export HEARTH_AWS_REGION=$REGION HEARTH_OPENSEARCH_SIGV4=es
+export HEARTH_DATA_DIR=$WORK_DIR/data HEARTH_EXPORT_WORKERS=0
+trap standins_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # shellcheck source=../lib/server.sh
@@ -76,14 +58,10 @@ start_proxy() {
 # `start_serve NAME OPENSEARCH_URL`: `hearth serve` on a free port; sets ROOT_NAME.
 start_serve() {
   local name=$1 url=$2 port
-  port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   HEARTH_OPENSEARCH_URL=$url "$HEARTH_BIN" serve --listen "127.0.0.1:$port" >"$WORK_DIR/serve-$name.log" 2>&1 &
   PIDS+=($!)
-  for i in $(seq 1 300); do
-    curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/health" 2>/dev/null && break
-    [[ $i -eq 300 ]] && die "hearth serve ($name) not healthy after 30 s"
-    sleep 0.1
-  done
+  wait_healthy "http://127.0.0.1:$port" 30 "hearth serve ($name)"
   printf -v "ROOT_$name" 'http://127.0.0.1:%s' "$port"
 }
 

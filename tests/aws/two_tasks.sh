@@ -10,43 +10,24 @@
 # tests/auth/requirements.txt (PyJWT, cryptography), in a venv under $HEARTH_CACHE_DIR.
 set -euo pipefail
 
-log() { printf '[two-tasks] %s\n' "$*"; }
-die() { printf '[two-tasks] error: %s\n' "$*" >&2; exit 2; }
-
-[[ $# -eq 1 ]] || die "usage: $0 PATH/TO/hearth"
-HEARTH_BIN=$(realpath "$1")
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-: "${HEARTH_TEST_AWS_ENDPOINT:?set HEARTH_TEST_AWS_ENDPOINT}"
-: "${HEARTH_TEST_OPENSEARCH_URL:?set HEARTH_TEST_OPENSEARCH_URL}"
-CACHE_DIR=${HEARTH_CACHE_DIR:-$HOME/.cache/hearth-tests}
-PYTHON=${PYTHON:-python3}
-mkdir -p "$CACHE_DIR"
+RUNNER_TAG=two-tasks
+# shellcheck source=../lib/runner.sh
+source "$HERE/../lib/runner.sh"
+runner_args PATH/TO/hearth 1 "$@"
+# shellcheck source=../lib/standins.sh
+source "$HERE/../lib/standins.sh"
 # The tenant cache of each task: how long another task may still serve a changed tenant.
 BOUND_SECONDS=2
 
 WORK_DIR=$(mktemp -d -t hearth-two-tasks.XXXXXX)
-NAME="two$(head -c 4 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+standins_env two inline
+export HEARTH_OPENSEARCH_URL=$HEARTH_TEST_OPENSEARCH_URL
 # No export workers, so no long polls on moto, which serves one request at a time.
-export HEARTH_BACKEND=aws HEARTH_PROVISION=true HEARTH_INDEXING=inline HEARTH_SQS_WAIT_SECONDS=0
-export HEARTH_AWS_ENDPOINT_URL=$HEARTH_TEST_AWS_ENDPOINT HEARTH_AWS_PREFIX=$NAME
-export HEARTH_OPENSEARCH_URL=$HEARTH_TEST_OPENSEARCH_URL HEARTH_OPENSEARCH_PREFIX="hearth-$NAME-"
-export HEARTH_PUBLIC_URL="https://fhir.$NAME.example" HEARTH_LOG_FORMAT=json HEARTH_EXPORT_WORKERS=0
-HEARTH_ADMIN_SIGNING_KEY=$(head -c 48 /dev/urandom | od -An -tx1 | tr -d ' \n')
+export HEARTH_PUBLIC_URL="https://fhir.$NAME.example" HEARTH_EXPORT_WORKERS=0
+HEARTH_ADMIN_SIGNING_KEY=$(random_hex 48)
 export HEARTH_ADMIN_SIGNING_KEY
-PIDS=()
-
-cleanup() {
-  local rc=$?
-  set +e
-  for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null; done
-  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null; done
-  if [[ $rc -ne 0 ]]; then
-    for f in "$WORK_DIR"/*.log; do log "last lines of $(basename "$f"):"; tail -n 15 "$f" | sed 's/^/    /'; done
-  fi
-  rm -rf "$WORK_DIR"
-  exit "$rc"
-}
-trap cleanup EXIT
+trap standins_cleanup EXIT
 trap 'exit 130' INT TERM
 
 # shellcheck source=../lib/server.sh
@@ -56,14 +37,10 @@ hearth_venv auth "$HERE/../auth/requirements.txt"
 # Starts task N on a free port with its own data dir; sets ROOT_N.
 start_task() {
   local n=$1 port
-  port=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  port=$(free_port)
   "$HEARTH_BIN" serve --listen "127.0.0.1:$port" --data-dir "$WORK_DIR/data-$n" >"$WORK_DIR/serve-$n.log" 2>&1 &
   PIDS+=($!)
-  for i in $(seq 1 300); do
-    curl -fsS -o /dev/null --max-time 1 "http://127.0.0.1:$port/health" 2>/dev/null && break
-    [[ $i -eq 300 ]] && die "task $n not healthy after 30 s"
-    sleep 0.1
-  done
+  wait_healthy "http://127.0.0.1:$port" 30 "task $n"
   printf -v "ROOT_$n" 'http://127.0.0.1:%s' "$port"
   log "task $n: hearth serve (AWS backend) on 127.0.0.1:$port, data dir data-$n"
 }

@@ -10,21 +10,15 @@
 # `npm ci`, runs both suites, stops the server by pid and exits non-zero if any suite failed.
 set -uo pipefail
 
-log() { printf '[clients] %s\n' "$*"; }
-die() { printf '[clients] error: %s\n' "$*" >&2; exit 2; }
-
-[[ $# -eq 1 ]] || die "usage: $0 PATH/TO/hearth"
-HEARTH_BIN=$(realpath "$1") || die "no such file: $1"
-[[ -x $HEARTH_BIN ]] || die "not an executable: $HEARTH_BIN"
-
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE_DIR=${HEARTH_CACHE_DIR:-$HOME/.cache/hearth-tests}
-PYTHON=${PYTHON:-python3}
+RUNNER_TAG=clients
+# shellcheck source=../lib/runner.sh
+source "$HERE/../lib/runner.sh"
+runner_args PATH/TO/hearth 1 "$@"
 command -v "$PYTHON" >/dev/null || die "python3 not found"
 command -v node >/dev/null || die "node not found"
 command -v npm >/dev/null || die "npm not found"
 command -v curl >/dev/null || die "curl not found"
-mkdir -p "$CACHE_DIR"
 
 WORK_DIR=$(mktemp -d -t hearth-clients.XXXXXX)
 # shellcheck source=../lib/server.sh

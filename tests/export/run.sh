@@ -26,16 +26,11 @@
 # backend, whose emulator serializes every request.
 set -euo pipefail
 
-log() { printf '[export] %s\n' "$*"; }
-die() { printf '[export] error: %s\n' "$*" >&2; exit 2; }
-
-[[ $# -eq 1 ]] || die "usage: $0 PATH/TO/hearth"
-HEARTH_BIN=$(realpath "$1") || die "no such file: $1"
-[[ -x $HEARTH_BIN ]] || die "not an executable: $HEARTH_BIN"
-
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-CACHE_DIR=${HEARTH_CACHE_DIR:-$HOME/.cache/hearth-tests}
-PYTHON=${PYTHON:-python3}
+RUNNER_TAG=export
+# shellcheck source=../lib/runner.sh
+source "$HERE/../lib/runner.sh"
+runner_args PATH/TO/hearth 1 "$@"
 PATIENTS=${EXPORT_PATIENTS:-5}
 SEED=${EXPORT_SEED:-42}
 REFERENCE_DATE=${EXPORT_REFERENCE_DATE:-20250601}
@@ -43,7 +38,6 @@ GROUP_SIZE=${EXPORT_GROUP_SIZE:-2}
 export EXPORT_TIMEOUT=${EXPORT_TIMEOUT:-900}
 command -v "$PYTHON" >/dev/null || die "python3 not found"
 command -v curl >/dev/null || die "curl not found"
-mkdir -p "$CACHE_DIR"
 
 WORK_DIR=$(mktemp -d -t hearth-export.XXXXXX)
 # shellcheck source=../lib/server.sh

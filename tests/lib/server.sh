@@ -1,6 +1,6 @@
 # Shared by the test scripts that drive a real `hearth serve` (sourced, not run). The caller
-# defines `log` and `die`, sets HEARTH_BIN, WORK_DIR, CACHE_DIR and PYTHON, and calls
-# `trap hearth_cleanup EXIT`.
+# defines `log` and `die` (tests/lib/runner.sh does, for the end-to-end runners), sets
+# HEARTH_BIN, WORK_DIR, CACHE_DIR and PYTHON, and calls `trap hearth_cleanup EXIT`.
 
 SERVER_PID=""
 SERVER_LOG="$WORK_DIR/server.log"

@@ -11,7 +11,7 @@ use std::time::SystemTime;
 
 use hearth_api::{AppState, Auth, AuthSetup, Limits, app};
 use hearth_auth::{AccessClaims, LocalSigner, signing_key_path};
-use hearth_tenancy::{TenantId, TenantRegistry};
+use hearth_tenancy::{TenantDirectory, TenantId, TenantRegistry};
 use hearth_workers::export::ExportOptions;
 use serde_json::Value;
 
@@ -27,6 +27,9 @@ pub struct TestServer {
     pub base: String,
     pub client: reqwest::Client,
     pub registry: TenantRegistry,
+    /// The server's tenant directory (the data dir's folders, or DynamoDB on AWS), for states
+    /// the admin API cannot make, such as a deletion that stopped part-way.
+    pub tenants: Arc<dyn TenantDirectory>,
     /// The server's local signing key (as `hearth token` would load it from the data dir).
     pub signer: Arc<LocalSigner>,
     /// The in-process export workers; stopped with the server.
@@ -226,6 +229,7 @@ impl TestServer {
                 .build()
                 .expect("client"),
             registry,
+            tenants: backend.tenants.clone(),
             signer,
             workers,
             export: export_ctx,

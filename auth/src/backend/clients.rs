@@ -80,6 +80,21 @@ pub trait ClientRegistry: Send + Sync {
     /// Removes the client `client_id` of `tenant`; `false` when `tenant` has no such client
     /// (a client of another tenant is left alone).
     async fn remove(&self, tenant: &TenantId, client_id: &str) -> Result<bool, RegistryError>;
+
+    /// Removes every client of `tenant` and returns how many there were, so their ids are
+    /// free for any tenant at once. Idempotent: a call that failed part-way is run again, and
+    /// a tenant with no clients left gives 0. A client of another tenant with an id this
+    /// tenant once had is left alone. Deleting a tenant calls it before anything else can
+    /// fail.
+    async fn remove_all(&self, tenant: &TenantId) -> Result<usize, RegistryError> {
+        let mut removed = 0;
+        for client in self.list(tenant).await? {
+            if self.remove(tenant, &client.client_id).await? {
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
 }
 
 /// Clients held in memory.

@@ -85,15 +85,6 @@ impl DynamoClientRegistry {
             }
         }
     }
-
-    /// Removes every client of `tenant` (when the tenant is deleted).
-    pub async fn remove_all(&self, tenant: &TenantId) -> Result<usize, RegistryError> {
-        let clients = ClientRegistry::list(self, tenant).await?;
-        for client in &clients {
-            ClientRegistry::remove(self, tenant, &client.client_id).await?;
-        }
-        Ok(clients.len())
-    }
 }
 
 #[async_trait]

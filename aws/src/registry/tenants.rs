@@ -1,10 +1,12 @@
 //! [`TenantDirectory`] on DynamoDB: one item per tenant in the `_tenants` partition of the
 //! resource table (layout in [`super`]). Creates are conditional puts, status changes and
-//! deletes are conditional on the item existing, and reads are strongly consistent, so a
-//! change made on one API task is what the next lookup on any other reads.
+//! deletes are conditional on the item existing (a status change also on the tenant not being
+//! deleted, unless it sets `deleting`), and reads are strongly consistent, so a change made on
+//! one API task is what the next lookup on any other reads.
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::types::ReturnValue;
+use hearth_auth::ClientRegistry;
 use hearth_store::StoreError;
 use hearth_tenancy::{RegistryError, Tenant, TenantDirectory, TenantId, TenantStatus};
 
@@ -34,6 +36,7 @@ fn status_name(status: TenantStatus) -> &'static str {
     match status {
         TenantStatus::Active => "active",
         TenantStatus::Suspended => "suspended",
+        TenantStatus::Deleting => "deleting",
     }
 }
 
@@ -54,6 +57,7 @@ fn tenant_of(item: &Item) -> Result<Tenant, RegistryError> {
     let status = match field(STATUS)? {
         "active" => TenantStatus::Active,
         "suspended" => TenantStatus::Suspended,
+        "deleting" => TenantStatus::Deleting,
         other => {
             return Err(RegistryError::Unavailable(format!(
                 "read tenant item: status {other}"
@@ -136,20 +140,27 @@ impl TenantDirectory for DynamoTenantDirectory {
         tenant: &TenantId,
         status: TenantStatus,
     ) -> Result<Tenant, RegistryError> {
-        let updated = self
+        let deleting = status_name(TenantStatus::Deleting);
+        let mut update = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(PARTITION, tenant.as_str())))
             .update_expression("SET #status = :status")
-            .condition_expression("attribute_exists(#pk)")
             .expression_attribute_names("#pk", PK)
             .expression_attribute_names("#status", STATUS)
             .expression_attribute_values(":status", s(status_name(status)))
-            .return_values(ReturnValue::AllNew)
-            .send()
-            .await;
-        match updated {
+            .return_values(ReturnValue::AllNew);
+        update = if status == TenantStatus::Deleting {
+            update.condition_expression("attribute_exists(#pk)")
+        } else {
+            // Deleting is one-way: a deletion that stopped part-way must not bring the tenant
+            // back (its key may be gone, its clients are released).
+            update
+                .condition_expression("attribute_exists(#pk) AND #status <> :deleting")
+                .expression_attribute_values(":deleting", s(deleting))
+        };
+        match update.send().await {
             Ok(output) => match output.attributes {
                 Some(item) => tenant_of(&item),
                 None => Err(RegistryError::Unavailable(
@@ -157,17 +168,22 @@ impl TenantDirectory for DynamoTenantDirectory {
                 )),
             },
             Err(e) if error_code(&e) == Some("ConditionalCheckFailedException") => {
-                Err(RegistryError::NotFound(tenant.clone()))
+                // Which condition failed: the record says (a tenant deleted since answers
+                // NotFound, as it would have).
+                match self.get(tenant).await? {
+                    Some(_) => Err(RegistryError::Deleting(tenant.clone())),
+                    None => Err(RegistryError::NotFound(tenant.clone())),
+                }
             }
             Err(e) => Err(unavailable(sdk_error("update tenant", e))),
         }
     }
 
     async fn delete(&self, tenant: &TenantId) -> Result<(), RegistryError> {
-        // Clients first: should this fail, the tenant stays (suspended by the admin API) and
-        // the delete can be made again.
-        self.clients
-            .remove_all(tenant)
+        // Clients first (the deletion released them already; this catches any registered
+        // since): should this fail, the tenant stays (deleting) and the delete can be made
+        // again.
+        ClientRegistry::remove_all(&self.clients, tenant)
             .await
             .map_err(|e| RegistryError::Unavailable(e.to_string()))?;
         let deleted = self
@@ -202,5 +218,10 @@ mod tests {
             created: "2026-01-01T00:00:00.000Z".into(),
         };
         assert_eq!(tenant_of(&item_of(&tenant)).unwrap(), tenant);
+        let deleting = Tenant {
+            status: TenantStatus::Deleting,
+            ..tenant
+        };
+        assert_eq!(tenant_of(&item_of(&deleting)).unwrap(), deleting);
     }
 }

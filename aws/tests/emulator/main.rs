@@ -4,6 +4,7 @@
 
 mod blob;
 mod common;
+mod deletion;
 mod deployment_keys;
 mod jobs;
 mod kms;

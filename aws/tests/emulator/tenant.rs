@@ -30,7 +30,7 @@ type Item = HashMap<String, AttributeValue>;
 
 /// A search index that records which tenants were dropped.
 #[derive(Default)]
-struct RecordingIndex {
+pub(crate) struct RecordingIndex {
     dropped: Mutex<Vec<TenantId>>,
 }
 

@@ -4,6 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use hearth_auth::{Algorithm, Jwk, JwkSet};
+use hearth_tenancy::TenantId;
 use hearth_tests::{FULL_ACCESS, TestServer, patient};
 use jsonwebtoken::{EncodingKey, Header};
 use p384::pkcs8::EncodePrivateKey;
@@ -114,6 +115,65 @@ async fn tenant_lifecycle() {
         .send_as(Some(&admin), "GET", &format!("{tenants}/acme"), None, &[])
         .await;
     assert_eq!(reply.status, 404);
+}
+
+/// A tenant whose deletion stopped part-way stays `deleting`: it cannot be resumed or
+/// suspended, takes no new clients, has none left, and deleting it again finishes.
+#[tokio::test]
+async fn a_tenant_left_deleting_is_deleted_again() {
+    let s = TestServer::start().await;
+    let admin = s.admin_token();
+    let tenant = s.root("/admin/tenants/gamma");
+    let clients = format!("{tenant}/clients");
+    let client = json!({
+        "client_id": "gamma-client",
+        "jwks_uri": "https://client.example.org/jwks",
+        "scope": "system/*.rs",
+    });
+    // (method, url, body, expected status)
+    type Case = (&'static str, String, Option<Value>, u16);
+    let check = |cases: Vec<Case>| {
+        let (s, admin) = (&s, &admin);
+        async move {
+            for (method, url, body, status) in cases {
+                let reply = s
+                    .send_as(Some(admin), method, &url, body.as_ref(), &[])
+                    .await;
+                assert_eq!(reply.status, status, "{method} {url}: {:?}", reply.json());
+            }
+        }
+    };
+    check(vec![
+        (
+            "POST",
+            s.root("/admin/tenants"),
+            Some(json!({"id": "gamma"})),
+            201,
+        ),
+        ("POST", clients.clone(), Some(client.clone()), 201),
+    ])
+    .await;
+    // As a deletion stopped after its first step would leave it.
+    let gamma: TenantId = "gamma".parse().unwrap();
+    hearth_api::deletion::begin(s.tenants.as_ref(), &gamma)
+        .await
+        .unwrap();
+    let reply = s.send_as(Some(&admin), "GET", &tenant, None, &[]).await;
+    assert_eq!(reply.json()["status"], "deleting");
+    let default_clients = s.root("/admin/tenants/default/clients");
+    let mut other_client = client.clone();
+    other_client["client_id"] = json!("gamma-other");
+    check(vec![
+        ("POST", format!("{tenant}/resume"), None, 409),
+        ("POST", format!("{tenant}/suspend"), None, 409),
+        ("POST", clients.clone(), Some(other_client), 409),
+        ("DELETE", tenant.clone(), None, 204),
+        ("GET", tenant.clone(), None, 404),
+        ("DELETE", tenant.clone(), None, 404),
+        // Its client id is free.
+        ("POST", default_clients, Some(client.clone()), 201),
+    ])
+    .await;
 }
 
 /// An ES384 key pair of a backend-services client.
