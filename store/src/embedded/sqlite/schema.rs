@@ -131,6 +131,7 @@ pub(super) fn open_writer(
     migrate(&conn)?;
     // Statements: the writes, and the index inserts (one per table and row count).
     conn.set_prepared_statement_cache_capacity(160);
+    stable_plans(&conn)?;
     conn.execute_batch(&format!("BEGIN IMMEDIATE; {SCHEMA} COMMIT;"))
         .map_err(sql_err("create schema"))?;
     Ok(conn)
@@ -173,5 +174,19 @@ pub(super) fn open_reader(
     conn.execute_batch("PRAGMA cache_size = -32000; PRAGMA temp_store = MEMORY;")
         .map_err(sql_err("set pragmas"))?;
     conn.set_prepared_statement_cache_capacity(256);
+    stable_plans(&conn)?;
     Ok(conn)
+}
+
+/// Plans do not depend on bound values (SQLite's query planner stability guarantee). Without
+/// it, a cached statement whose plan looked at a bound value (a `LIMIT`, a range bound) is
+/// compiled again whenever a new value is bound, which profiles showed to be a third of a
+/// search's CPU time; the statements are written so that one plan serves every value.
+fn stable_plans(conn: &Connection) -> Result<(), StoreError> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )
+    .map_err(sql_err("enable the query planner stability guarantee"))?;
+    Ok(())
 }

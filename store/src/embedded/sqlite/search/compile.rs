@@ -8,7 +8,7 @@ use hearth_fhir::search::registry::ParamType;
 use rusqlite::types::Value as SqlValue;
 
 /// A SQL fragment with its bound values, in order.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub(super) struct Sql {
     pub(super) text: String,
     pub(super) args: Vec<SqlValue>,
@@ -56,6 +56,14 @@ fn prefix_end(prefix: &str) -> String {
 }
 
 impl Sql {
+    /// An empty fragment whose aliases continue this one's (to be combined with it).
+    pub(super) fn following(&self) -> Sql {
+        Sql {
+            aliases: self.aliases,
+            ..Sql::default()
+        }
+    }
+
     pub(super) fn push(&mut self, s: &str) -> &mut Self {
         self.text.push_str(s);
         self

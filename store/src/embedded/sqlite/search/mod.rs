@@ -10,6 +10,7 @@
 mod compile;
 mod count;
 mod include;
+mod load;
 mod page;
 mod special;
 
@@ -21,14 +22,18 @@ use serde_json::Value;
 
 use self::compile::{Form, Scope, Sql, filter, has_rid_set, rid_set, type_prefix};
 use self::count::{Counted, count};
-use super::query::decode_key;
 use super::schema::sql_err;
-use crate::{ResourceKey, SearchPage, StoreError, StoredVersion};
+use crate::{SearchPage, StoreError};
 
 /// Above this many matches (or when they are too many to count), a page without sort keys walks `current` in key
 /// order testing each row, which finds a page of a common match quickly; below it, the page is
 /// driven from the filters' index lookups and sorted (see `compile::type_prefix`).
 const SCAN_ABOVE: u64 = 5_000;
+
+/// A search driven by plain index filters whose candidates are then tested by following
+/// references is counted (unless `_total=accurate`) only when it has at most this many
+/// candidates.
+const COUNT_FOLLOWING_UP_TO: u64 = 300;
 
 fn scope_of(q: &SearchQuery) -> Scope<'_> {
     match q.types.as_slice() {
@@ -79,6 +84,10 @@ struct Where {
     /// The candidates come from index rows (of live resources only): the clause reads no
     /// column of `current` but `rid`, `type` and `id`, which `current_by_rid` covers.
     from_sets: bool,
+    /// The part of `sql` that selects the candidates (type and `rid` sets)...
+    select: Sql,
+    /// ...and the tests of each candidate (empty when there are none).
+    tests: Sql,
 }
 
 fn matches_where(q: &SearchQuery, drive: bool) -> Where {
@@ -110,13 +119,23 @@ fn matches_where(q: &SearchQuery, drive: bool) -> Where {
         intersect(&mut sql, scope, &sets);
         sql.push(")");
     }
-    for f in tests {
-        sql.push(" AND ");
-        filter(&mut sql, scope, "c", f, Form::Probe);
+    let select = sql.clone();
+    let mut probes = sql.following();
+    for (i, f) in tests.into_iter().enumerate() {
+        if i > 0 {
+            probes.push(" AND ");
+        }
+        filter(&mut probes, scope, "c", f, Form::Probe);
+    }
+    if !probes.text.is_empty() {
+        sql.push(" AND ").push(&probes.text);
+        sql.args.extend(probes.args.iter().cloned());
     }
     Where {
         sql,
         from_sets: !sets.is_empty(),
+        select,
+        tests: probes,
     }
 }
 
@@ -248,8 +267,17 @@ fn columns(sort: &[SortKey]) -> Vec<Column> {
     cols
 }
 
-/// Rows strictly after (forward) or before (backward) `key` in the order of `cols`.
-fn keyset(sql: &mut Sql, cols: &[Column], key: &[Value], backward: bool) {
+/// Rows strictly after (forward) or before (backward) `key` in the order of `cols`, of a
+/// search of `one_type` or many.
+fn keyset(sql: &mut Sql, cols: &[Column], key: &[Value], backward: bool, one_type: bool) {
+    if let (true, [_, (id, _)]) = (one_type, cols) {
+        // No sort keys and one type: the order is the id's, so SQLite seeks to the cursor on
+        // the primary key (the general form below made it scan from the start of the type,
+        // each later page of a walk slower than the last).
+        sql.push(&format!("{id} {} ", if backward { "<" } else { ">" }))
+            .arg(to_sql(&key[1]));
+        return;
+    }
     sql.push("(0");
     for j in 0..cols.len() {
         sql.push(" OR (1");
@@ -282,8 +310,9 @@ fn reported(q: &SearchQuery, counted: Counted) -> Option<u64> {
 
 /// Counts the matches (unless `carried`) and finds the page's rows. When a plain index filter
 /// drives the search, one statement finds the page and counts every match (within the budget,
-/// unless accurate); a search that runs out of it is planned from what is cheap to know: a
-/// walk when the matches are many, else driven again, unbudgeted, still counting.
+/// unless accurate); a search that runs out of it has too many (or too costly) matches to
+/// count, and is planned from what is cheap to know: a walk when the matches are many, else
+/// driven again, testing the candidates in key order until a page is found.
 fn find(
     conn: &mut Connection,
     q: &SearchQuery,
@@ -295,6 +324,7 @@ fn find(
     let plain = plain_driver(q);
     let counted = match carried {
         Some(carried) => carried,
+        None if plain && count::hopeless(conn, q, COUNT_FOLLOWING_UP_TO)? => Counted::Many,
         None if plain => {
             if let Some(rows) = page::rows(conn, q, cols, cursor, true, true, budgeted)? {
                 return Ok((all_of(conn, q, &rows, cursor)?, rows.hits));
@@ -304,7 +334,7 @@ fn find(
         None => count(conn, q)?,
     };
     let drive = !count::walk(conn, q, counted, SCAN_ABOVE)?;
-    let count_all = drive && plain && carried.is_none();
+    let count_all = drive && plain && carried.is_none() && counted != Counted::Many;
     let rows = page::rows(conn, q, cols, cursor, drive, count_all, false)?.unwrap_or(page::Rows {
         hits: Vec::new(),
         all: None,
@@ -331,7 +361,25 @@ fn all_of(
     })
 }
 
+/// Runs `q` in one read transaction: the page, its resources and the includes come from one
+/// snapshot (and the statements share one lock instead of taking one each).
 pub(super) fn run(conn: &mut Connection, q: &SearchQuery) -> Result<SearchPage, StoreError> {
+    if !conn.is_autocommit() {
+        conn.execute_batch("ROLLBACK")
+            .map_err(sql_err("end an earlier read"))?;
+    }
+    conn.prepare_cached("BEGIN")
+        .and_then(|mut s| s.execute([]))
+        .map_err(sql_err("begin search"))?;
+    let page = in_snapshot(conn, q);
+    let end = if page.is_ok() { "COMMIT" } else { "ROLLBACK" };
+    conn.prepare_cached(end)
+        .and_then(|mut s| s.execute([]))
+        .map_err(sql_err("end search"))?;
+    page
+}
+
+fn in_snapshot(conn: &mut Connection, q: &SearchQuery) -> Result<SearchPage, StoreError> {
     let cols = columns(&q.sort);
     let cursor = q
         .cursor
@@ -409,11 +457,7 @@ pub(super) fn run(conn: &mut Connection, q: &SearchQuery) -> Result<SearchPage, 
             },
         )
     };
-    let mut matches = Vec::with_capacity(hits.len());
-    for hit in &hits {
-        // A match deleted since the page query ran is left out.
-        matches.extend(load_hit(conn, hit)?);
-    }
+    let matches = load::hits(conn, &hits)?;
     let loaded = started.elapsed();
     let (included, issues) = include::run(conn, q, &matches)?;
     tracing::debug!(
@@ -447,40 +491,4 @@ fn explain(conn: &Connection, sql: &Sql) {
         Ok(steps) => tracing::trace!(plan = %steps.join(" | "), "search plan"),
         Err(e) => tracing::trace!(error = %e, "search plan unavailable"),
     }
-}
-
-/// The version of a hit: by its `seq`, else the current one by its key (`None` when it was
-/// deleted meanwhile).
-fn load_hit(conn: &Connection, hit: &Hit) -> Result<Option<StoredVersion>, StoreError> {
-    if let Some(seq) = hit.seq {
-        return load_seq(conn, seq).map(Some);
-    }
-    let n = hit.key.len();
-    let (Some(rt), Some(id)) = (hit.key[n - 2].as_str(), hit.key[n - 1].as_str()) else {
-        return Err(StoreError::internal(
-            "load search match",
-            "key without type and id",
-        ));
-    };
-    let key = ResourceKey::new(
-        rt.parse()
-            .map_err(|_| StoreError::internal("load search match", format!("type {rt}")))?,
-        id.parse()
-            .map_err(|_| StoreError::internal("load search match", format!("id {id}")))?,
-    );
-    super::query::read(conn, key)
-}
-
-/// The version stored at `seq`.
-fn load_seq(conn: &Connection, seq: i64) -> Result<StoredVersion, StoreError> {
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT seq, type, id, version, last_updated, method, body, blob FROM versions WHERE seq = ?1",
-        )
-        .map_err(sql_err("prepare search load"))?;
-    stmt.query_row([seq], |row| {
-        let key = decode_key(row)?;
-        super::query::version_of(key, row, 3)
-    })
-    .map_err(sql_err("load search match"))
 }

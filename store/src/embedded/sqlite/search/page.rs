@@ -7,8 +7,8 @@ use rusqlite::{Connection, params_from_iter};
 use serde_json::Value;
 
 use super::compile::Sql;
-use super::count::within_budget;
-use super::{Column, Cursor, Hit, explain, keyset, matches_where, sort_expression, to_json};
+use super::count::{budget, within_budget};
+use super::{Column, Cursor, Hit, Where, explain, keyset, matches_where, sort_expression, to_json};
 use crate::StoreError;
 
 /// One page's rows (up to `count + 1`, in the query's direction) and, when asked and some
@@ -38,6 +38,9 @@ pub(super) fn rows(
         sql.push(", n");
     }
     let w = matches_where(q, drive);
+    if drive && !count_all && q.sort.is_empty() && w.from_sets && !w.tests.text.is_empty() {
+        return first_passing(conn, q, cols, cursor, w, budgeted);
+    }
     // Candidates from index sets are found on `current_by_rid` alone; the page's rows are read
     // by key afterwards.
     sql.push(if w.from_sets {
@@ -57,7 +60,7 @@ pub(super) fn rows(
     sql.args.extend(w.sql.args);
     sql.push(") WHERE ");
     match cursor {
-        Some(c) => keyset(&mut sql, cols, &c.key, c.backward),
+        Some(c) => keyset(&mut sql, cols, &c.key, c.backward, q.types.len() == 1),
         None => {
             sql.push("1");
         }
@@ -80,11 +83,60 @@ pub(super) fn rows(
         .collect();
     sql.push(&order.join(", "));
     sql.push(" LIMIT ").arg(q.count as i64 + 1);
+    read(conn, q, cols, &sql, count_all, budgeted)
+}
+
+/// The first `count + 1` candidates in key order (after the cursor) that pass the tests: the
+/// candidates are sorted first (on `current_by_rid`, cheap) and tested in that order, so a
+/// page of common matches tests few of them, however costly the tests (chains, `_has`).
+fn first_passing(
+    conn: &mut Connection,
+    q: &SearchQuery,
+    cols: &[Column],
+    cursor: Option<&Cursor>,
+    w: Where,
+    budgeted: bool,
+) -> Result<Option<Rows>, StoreError> {
+    let backward = cursor.is_some_and(|c| c.backward);
+    let mut sql = Sql::default();
+    sql.push(
+        "SELECT c.seq, c.type, c.id FROM (SELECT c.type AS type, c.id AS id FROM current c WHERE ",
+    )
+    .push(&w.select.text);
+    sql.args.extend(w.select.args);
+    if let Some(c) = cursor {
+        sql.push(" AND ");
+        keyset(&mut sql, cols, &c.key, c.backward, q.types.len() == 1);
+    }
+    let dir = if backward { " DESC" } else { "" };
+    // `LIMIT -1` keeps SQLite from flattening the sorted candidates into the outer query, which
+    // then scans them in order (a co-routine) and stops after a page.
+    sql.push(&format!(
+        " ORDER BY +type{dir}, +id{dir} LIMIT -1) AS p CROSS JOIN current c ON c.type = p.type AND c.id = p.id WHERE "
+    ))
+    .push(&w.tests.text);
+    sql.args.extend(w.tests.args);
+    sql.push(" LIMIT ").arg(q.count as i64 + 1);
+    read(conn, q, cols, &sql, false, budgeted)
+}
+
+/// Runs a page statement whose columns are `seq, type, id`, the sort keys, and (with
+/// `count_all`) the number of all matches.
+fn read(
+    conn: &mut Connection,
+    q: &SearchQuery,
+    cols: &[Column],
+    sql: &Sql,
+    count_all: bool,
+    budgeted: bool,
+) -> Result<Option<Rows>, StoreError> {
     if tracing::enabled!(tracing::Level::TRACE) {
-        explain(conn, &sql);
+        explain(conn, sql);
     }
     let sorts = q.sort.len();
-    within_budget(conn, budgeted, |conn| {
+    let started = std::time::Instant::now();
+    let budget = if budgeted { budget(q) } else { None };
+    let rows = within_budget(conn, budget, |conn| {
         let mut stmt = conn.prepare_cached(&sql.text)?;
         let mut rows = stmt.query(params_from_iter(sql.args.iter()))?;
         let mut hits = Vec::with_capacity(q.count + 1);
@@ -106,5 +158,12 @@ pub(super) fn rows(
             hits.push(Hit { seq, key });
         }
         Ok(Rows { hits, all })
-    })
+    })?;
+    tracing::trace!(
+        us = started.elapsed().as_micros() as u64,
+        rows = rows.as_ref().map(|r| r.hits.len()),
+        count_all,
+        "page statement"
+    );
+    Ok(rows)
 }
