@@ -14,6 +14,7 @@ mod resource_changes;
 mod resource_concurrency;
 mod resource_history;
 mod resource_search;
+mod resource_search_chained_pages;
 mod resource_search_special;
 
 pub use provision_on_use::ProvisionOnUse;
@@ -71,6 +72,7 @@ pub async fn resource_search_suite(s: &dyn ResourceStore) {
     resource_search::dates_numbers_quantities(s).await;
     resource_search::references_chains_has_includes(s).await;
     resource_search::sort_and_paging(s).await;
+    resource_search_chained_pages::chained_filter_over_many_candidates(s).await;
     resource_search::index_follows_updates_and_deletes(s).await;
     resource_search_special::near(s).await;
     resource_search_special::list(s).await;
