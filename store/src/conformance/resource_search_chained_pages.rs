@@ -44,7 +44,7 @@ pub(super) async fn chained_filter_over_many_candidates(store: &dyn ResourceStor
         .iter()
         .map(|id| {
             let n: usize = id[1..].parse().unwrap();
-            let encounter = if n % 3 == 0 { "ea" } else { "eb" };
+            let encounter = if n.is_multiple_of(3) { "ea" } else { "eb" };
             (
                 "Observation",
                 id.as_str(),
@@ -57,7 +57,7 @@ pub(super) async fn chained_filter_over_many_candidates(store: &dyn ResourceStor
     load(store, &t, &observations).await;
     let mut expected: Vec<String> = ids
         .iter()
-        .filter(|id| id[1..].parse::<usize>().unwrap() % 3 == 0)
+        .filter(|id| id[1..].parse::<usize>().unwrap().is_multiple_of(3))
         .cloned()
         .collect();
     expected.sort();
