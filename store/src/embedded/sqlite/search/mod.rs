@@ -84,8 +84,10 @@ struct Where {
     /// The candidates come from index rows (of live resources only): the clause reads no
     /// column of `current` but `rid`, `type` and `id`, which `current_by_rid` covers.
     from_sets: bool,
-    /// The part of `sql` that selects the candidates (type and `rid` sets)...
-    select: Sql,
+    /// The parts of `sql`: the condition on `current` alone (live, type)...
+    head: Sql,
+    /// ...the `rid`s of the candidates (the intersection of the sets; empty without)...
+    set: Sql,
     /// ...and the tests of each candidate (empty when there are none).
     tests: Sql,
 }
@@ -114,13 +116,14 @@ fn matches_where(q: &SearchQuery, drive: bool) -> Where {
             sql.push(&format!(" AND {plus}c.type IN ")).list(&names);
         }
     }
+    let head = sql.clone();
+    let mut set = sql.following();
     if !sets.is_empty() {
-        sql.push(" AND c.rid IN (");
-        intersect(&mut sql, scope, &sets);
-        sql.push(")");
+        intersect(&mut set, scope, &sets);
+        sql.push(" AND c.rid IN (").push(&set.text).push(")");
+        sql.args.extend(set.args.iter().cloned());
     }
-    let select = sql.clone();
-    let mut probes = sql.following();
+    let mut probes = set.following();
     for (i, f) in tests.into_iter().enumerate() {
         if i > 0 {
             probes.push(" AND ");
@@ -134,7 +137,8 @@ fn matches_where(q: &SearchQuery, drive: bool) -> Where {
     Where {
         sql,
         from_sets: !sets.is_empty(),
-        select,
+        head,
+        set,
         tests: probes,
     }
 }

@@ -99,11 +99,15 @@ fn first_passing(
 ) -> Result<Option<Rows>, StoreError> {
     let backward = cursor.is_some_and(|c| c.backward);
     let mut sql = Sql::default();
-    sql.push(
-        "SELECT c.seq, c.type, c.id FROM (SELECT c.type AS type, c.id AS id FROM current c WHERE ",
-    )
-    .push(&w.select.text);
-    sql.args.extend(w.select.args);
+    // The candidates' `rid`s join `current_by_rid` directly (grouped: a resource may be in a
+    // set more than once; the grouping's sort is the order's); an `IN` would first copy them
+    // all into a temporary index.
+    sql.push("SELECT c.seq, c.type, c.id FROM (SELECT c.type AS type, c.id AS id FROM (")
+        .push(&w.set.text)
+        .push(") AS s CROSS JOIN current c INDEXED BY current_by_rid ON c.rid = s.rid WHERE ")
+        .push(&w.head.text);
+    sql.args.extend(w.set.args);
+    sql.args.extend(w.head.args);
     if let Some(c) = cursor {
         sql.push(" AND ");
         keyset(&mut sql, cols, &c.key, c.backward, q.types.len() == 1);
@@ -112,7 +116,7 @@ fn first_passing(
     // `LIMIT -1` keeps SQLite from flattening the sorted candidates into the outer query, which
     // then scans them in order (a co-routine) and stops after a page.
     sql.push(&format!(
-        " ORDER BY +type{dir}, +id{dir} LIMIT -1) AS p CROSS JOIN current c ON c.type = p.type AND c.id = p.id WHERE "
+        " GROUP BY +c.type, +c.id ORDER BY +type{dir}, +id{dir} LIMIT -1) AS p CROSS JOIN current c ON c.type = p.type AND c.id = p.id WHERE "
     ))
     .push(&w.tests.text);
     sql.args.extend(w.tests.args);
