@@ -101,9 +101,16 @@ pub async fn download(
         None => Response::new(Body::empty()),
     };
     *response.status_mut() = StatusCode::OK;
-    if let Ok(v) = HeaderValue::from_str(content_type) {
-        response.headers_mut().insert(header::CONTENT_TYPE, v);
-    }
+    // A `contentType` that is no media type (a `code` may hold any character but whitespace
+    // runs, or be empty in a stored document of an earlier version) is served as bytes of no
+    // known type, never as a missing or malformed header.
+    let declared = Some(content_type)
+        .filter(|t| t.parse::<mime::Mime>().is_ok())
+        .and_then(|t| HeaderValue::from_str(t).ok())
+        .unwrap_or(HeaderValue::from_static("application/octet-stream"));
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, declared);
     if let Some(reference) = resource
         .pointer("/securityContext/reference")
         .and_then(Value::as_str)

@@ -120,6 +120,16 @@ async fn raw_and_json_forms() {
         .bytes,
         b"hello"
     );
+
+    // No content and a contentType no header can carry: still a typed (empty) answer.
+    let doc = json!({ "resourceType": "Binary", "contentType": "tëxt/plain" });
+    let created = s.send("POST", "Binary", Some(&doc), &[]).await;
+    assert_eq!(created.status, 201);
+    let id = created.json()["id"].as_str().unwrap().to_owned();
+    let raw = s.send("GET", &format!("Binary/{id}"), None, &[]).await;
+    assert_eq!(raw.status, 200);
+    assert_eq!(raw.header("content-type"), Some("application/octet-stream"));
+    assert!(raw.bytes.is_empty());
 }
 
 #[tokio::test]
