@@ -167,13 +167,24 @@ pub(super) fn smallest_set(
 }
 
 /// Whether counting the matches of a driven `q` is not worth trying: the candidates are tested
-/// by following references and are more than `limit` (counting them all would take far longer
-/// than the page, which tests candidates only until it is full).
-pub(super) fn hopeless(conn: &Connection, q: &SearchQuery, limit: u64) -> Result<bool, StoreError> {
+/// by following references and are more than `count_up_to` (counting them all would take far
+/// longer than the page, which tests candidates only until it is full). When it is not, the
+/// answer is also the plan: `Some(true)` to drive from the sets (one holds at most
+/// `scan_above` resources), `Some(false)` to walk; `None` to try counting. One look at the
+/// sets' sizes serves both.
+pub(super) fn uncountable(
+    conn: &Connection,
+    q: &SearchQuery,
+    count_up_to: u64,
+    scan_above: u64,
+) -> Result<Option<bool>, StoreError> {
     if q.total == Total::Accurate || !q.filters.iter().any(follows) {
-        return Ok(false);
+        return Ok(None);
     }
-    Ok(smallest_set(conn, q, limit)?.is_none())
+    Ok(match smallest_set(conn, q, scan_above)? {
+        Some(n) if n <= count_up_to => None,
+        smallest => Some(smallest.is_some() || !q.sort.is_empty()),
+    })
 }
 
 /// The statement counting the matches: on the index tables alone when every filter selects

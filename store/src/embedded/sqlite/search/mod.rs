@@ -326,9 +326,13 @@ fn find(
 ) -> Result<(Counted, Vec<Hit>), StoreError> {
     let budgeted = q.total != Total::Accurate;
     let plain = plain_driver(q);
+    let uncountable = match carried {
+        None if plain => count::uncountable(conn, q, COUNT_FOLLOWING_UP_TO, SCAN_ABOVE)?,
+        _ => None,
+    };
     let counted = match carried {
         Some(carried) => carried,
-        None if plain && count::hopeless(conn, q, COUNT_FOLLOWING_UP_TO)? => Counted::Many,
+        None if uncountable.is_some() => Counted::Many,
         None if plain => {
             if let Some(rows) = page::rows(conn, q, cols, cursor, true, true, budgeted)? {
                 return Ok((all_of(conn, q, &rows, cursor)?, rows.hits));
@@ -337,7 +341,10 @@ fn find(
         }
         None => count(conn, q)?,
     };
-    let drive = !count::walk(conn, q, counted, SCAN_ABOVE)?;
+    let drive = match uncountable {
+        Some(drive) => drive,
+        None => !count::walk(conn, q, counted, SCAN_ABOVE)?,
+    };
     let count_all = drive && plain && carried.is_none() && counted != Counted::Many;
     let rows = page::rows(conn, q, cols, cursor, drive, count_all, false)?.unwrap_or(page::Rows {
         hits: Vec::new(),
