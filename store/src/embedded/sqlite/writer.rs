@@ -1,11 +1,11 @@
 //! The writer thread of one tenant, with group commit.
 //!
 //! Callers queue their `write` calls on a channel. The thread takes the first request, drains
-//! what is already queued (bounded), applies each request inside its own savepoint (a failed
-//! request is rolled back alone and its error goes to its caller), commits once (one fsync for
-//! the whole group), then answers every caller.
+//! what is already queued (bounded), applies each request so that a failed request is rolled
+//! back alone and its error goes to its caller (see [`apply_request`]), commits once (one fsync
+//! for the whole group), then answers every caller.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{Clock, apply};
@@ -50,76 +50,224 @@ fn run(
 ) {
     let mut group = Vec::with_capacity(limits.max_requests);
     while let Some(first) = requests.blocking_recv() {
-        let mut ops = first.ops.len();
-        group.push(first);
-        while group.len() < limits.max_requests && ops < limits.max_ops {
-            match requests.try_recv() {
-                Ok(next) => {
-                    ops += next.ops.len();
-                    group.push(next);
-                }
-                Err(_) => break,
-            }
-        }
-        commit_group(&mut conn, &mut clock, &mut group);
+        commit_group(
+            &mut conn,
+            &mut clock,
+            first,
+            &mut requests,
+            limits,
+            &mut group,
+        );
     }
     tracing::debug!("writer thread stopped");
 }
 
-fn commit_group(conn: &mut Connection, clock: &mut Clock, group: &mut Vec<WriteRequest>) {
+/// One group: `first`, then whatever is queued, taken one request at a time *while* the group
+/// is applied (so requests that arrive during the group's work join it), until the queue is
+/// empty or a limit is reached; then one commit and every answer.
+fn commit_group(
+    conn: &mut Connection,
+    clock: &mut Clock,
+    first: WriteRequest,
+    requests: &mut mpsc::Receiver<WriteRequest>,
+    limits: GroupLimits,
+    group: &mut Vec<(WriteRequest, Result<Vec<WriteOutcome>, StoreError>)>,
+) {
     let map = sql_err("begin write transaction");
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let message = e.to_string();
-            let busy = matches!(map(e), StoreError::Busy(_));
-            for request in group.drain(..) {
-                let err = if busy {
+            let error = match map(e) {
+                StoreError::Busy(_) => {
                     StoreError::Busy(format!("begin write transaction: {message}"))
-                } else {
-                    StoreError::internal("begin write transaction", &message)
-                };
-                let _ = request.reply.send(Err(err));
-            }
+                }
+                _ => StoreError::internal("begin write transaction", &message),
+            };
+            let _ = first.reply.send(Err(error));
             return;
         }
     };
     clock.start_group();
-    let mut results = Vec::with_capacity(group.len());
-    for request in group.iter_mut() {
-        let ops = std::mem::take(&mut request.ops);
-        let clock_before = *clock;
-        let result = match tx.savepoint() {
-            Ok(mut savepoint) => match apply(&savepoint, ops, clock) {
-                Ok(outcomes) => savepoint
-                    .commit()
-                    .map(|()| outcomes)
-                    .map_err(sql_err("release savepoint")),
-                Err(e) => {
-                    // Roll back this request only; the others in the group go on.
-                    let _ = savepoint.rollback();
-                    *clock = clock_before;
-                    Err(e)
+    let mut next = Some(first);
+    let mut ops = 0;
+    while let Some(mut request) = next.take() {
+        let taken = std::mem::take(&mut request.ops);
+        ops += taken.len();
+        match apply_request(&mut tx, taken, clock) {
+            Applied::Done(result) => group.push((request, result)),
+            Applied::Poisoned(e) => {
+                // The transaction holds part of a failed request: none of the group can commit.
+                let message = e.to_string();
+                tracing::error!(error = %message, "a write failed part-way; its group is rolled back");
+                drop(tx);
+                let _ = request.reply.send(Err(e));
+                for (request, _) in group.drain(..) {
+                    let _ = request.reply.send(Err(StoreError::internal(
+                        "write group rolled back",
+                        &message,
+                    )));
                 }
-            },
-            Err(e) => Err(sql_err("open savepoint")(e)),
-        };
-        results.push(result);
+                return;
+            }
+        }
+        if group.len() < limits.max_requests && ops < limits.max_ops {
+            next = requests.try_recv().ok();
+        }
     }
     match tx.commit() {
         Ok(()) => {
-            for (request, result) in group.drain(..).zip(results) {
+            for (request, result) in group.drain(..) {
                 let _ = request.reply.send(result);
             }
         }
         Err(e) => {
             let message = e.to_string();
             tracing::error!(error = %message, "commit of a write group failed");
-            for request in group.drain(..) {
+            for (request, _) in group.drain(..) {
                 let _ = request
                     .reply
                     .send(Err(StoreError::internal("commit writes", &message)));
             }
         }
+    }
+}
+
+/// What applying one request left in the group's transaction.
+enum Applied {
+    /// Its ops are all in, or none of them is: its answer.
+    Done(Result<Vec<WriteOutcome>, StoreError>),
+    /// It failed after writing some rows, outside a savepoint (or SQLite rolled the whole
+    /// transaction back): the transaction must be abandoned.
+    Poisoned(StoreError),
+}
+
+/// Applies one request's ops. Several ops go inside a savepoint, so a failure rolls back that
+/// request alone. A single op goes without one (a savepoint copies every page it first
+/// touches into a sub-journal, a twentieth of the writer's time under load): its refusals
+/// (preconditions, serialization) all come before its first row is written, and a failure
+/// after that (an I/O or disk-full error) poisons the group instead.
+fn apply_request(tx: &mut Transaction<'_>, ops: Vec<WriteOp>, clock: &mut Clock) -> Applied {
+    let clock_before = *clock;
+    if ops.len() == 1 {
+        let changes = tx.total_changes();
+        return match apply(tx, ops, clock) {
+            Ok(outcomes) => Applied::Done(Ok(outcomes)),
+            Err(e) if tx.total_changes() == changes && !tx.is_autocommit() => {
+                *clock = clock_before;
+                Applied::Done(Err(e))
+            }
+            Err(e) => Applied::Poisoned(e),
+        };
+    }
+    let result = match tx.savepoint() {
+        Ok(mut savepoint) => match apply(&savepoint, ops, clock) {
+            Ok(outcomes) => savepoint
+                .commit()
+                .map(|()| outcomes)
+                .map_err(sql_err("release savepoint")),
+            Err(e) => {
+                // Roll back this request only; the others in the group go on.
+                let _ = savepoint.rollback();
+                *clock = clock_before;
+                Err(e)
+            }
+        },
+        Err(e) => Err(sql_err("open savepoint")(e)),
+    };
+    Applied::Done(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use crate::ResourceKey;
+    use serde_json::{Map, json};
+    use tokio::sync::{mpsc, oneshot};
+    use zeroize::Zeroizing;
+
+    use super::{Clock, GroupLimits, WriteRequest, spawn};
+    use crate::embedded::sqlite::schema::open_writer;
+    use crate::{Method, Precondition, StoreError, WriteKind, WriteOp, WriteOutcome};
+
+    type Reply = oneshot::Receiver<Result<Vec<WriteOutcome>, StoreError>>;
+
+    fn create(id: &str) -> (WriteRequest, Reply) {
+        let body: Map<_, _> = json!({ "resourceType": "Basic" })
+            .as_object()
+            .cloned()
+            .unwrap_or_default();
+        let op = WriteOp {
+            key: ResourceKey::new("Basic".parse().unwrap(), id.parse().unwrap()),
+            kind: WriteKind::Put {
+                body,
+                blob: None,
+                method: Method::Post,
+                index: Vec::new(),
+            },
+            precondition: Precondition::MustNotExist,
+        };
+        let (reply, answer) = oneshot::channel();
+        (
+            WriteRequest {
+                ops: vec![op],
+                reply,
+            },
+            answer,
+        )
+    }
+
+    /// A single write that fails after its first row (here a trigger refuses its `current`
+    /// row) rolls back its whole group: the request before it in the group is answered with an
+    /// error and leaves nothing, and the next group commits.
+    #[tokio::test]
+    async fn a_write_failing_part_way_rolls_back_its_group() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite");
+        let key = Zeroizing::new([3u8; 32]);
+        let conn = open_writer(&path, Duration::from_secs(5), &key).unwrap();
+        conn.execute_batch(
+            "CREATE TRIGGER refuse BEFORE INSERT ON current WHEN NEW.id = 'boom'
+             BEGIN SELECT RAISE(ABORT, 'refused'); END;",
+        )
+        .unwrap();
+        let clock = Clock::load(&conn).unwrap();
+        let (tx, rx) = mpsc::channel(8);
+        let mut answers = Vec::new();
+        // Queued before the thread starts, so the first two are one group.
+        for id in ["before", "boom", "after"] {
+            let (request, answer) = create(id);
+            tx.send(request).await.unwrap();
+            answers.push(answer);
+        }
+        let limits = GroupLimits {
+            max_requests: 2,
+            max_ops: 100,
+        };
+        spawn("test-writer".into(), conn, clock, rx, limits).unwrap();
+        let mut results = Vec::new();
+        for answer in answers {
+            results.push(answer.await.unwrap());
+        }
+        drop(tx);
+        let before = results[0].as_ref().unwrap_err().to_string();
+        assert!(before.contains("rolled back"), "{before}");
+        let boom = results[1].as_ref().unwrap_err().to_string();
+        assert!(boom.contains("refused"), "{boom}");
+        assert!(matches!(
+            results[2].as_deref(),
+            Ok([WriteOutcome::Written { created: true, .. }])
+        ));
+
+        let check = open_writer(&path, Duration::from_secs(5), &key).unwrap();
+        let ids: Vec<String> = check
+            .prepare("SELECT id FROM versions ORDER BY seq")
+            .unwrap()
+            .query_map([], |row| row.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        assert_eq!(ids, ["after"]);
     }
 }
