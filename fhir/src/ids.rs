@@ -62,8 +62,8 @@ impl ResourceId {
         &self.0
     }
 
-    /// An id from a UUID (or any text the caller knows fits the id rules, as a UUID's does).
-    pub fn from_uuid(uuid: impl fmt::Display) -> ResourceId {
+    /// A fresh server-assigned id (a UUID v4 fits the id rules).
+    pub fn new_v4(uuid: impl fmt::Display) -> ResourceId {
         ResourceId(uuid.to_string())
     }
 

@@ -10,10 +10,10 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hearth_fhir::ResourceType;
 use hearth_fhir::search::extract::extract;
 use hearth_fhir::search::index::index_entries;
 use hearth_fhir::search::registry::Registry;
+use hearth_fhir::{ResourceId, ResourceType};
 use hearth_store::{Method, Precondition, ResourceKey, ResourceStore, WriteKind, WriteOp};
 use hearth_tenancy::TenantId;
 use serde_json::Value;
@@ -137,7 +137,7 @@ fn write_op(record: &AuditRecord, observer: &str) -> Result<WriteOp, String> {
         return Err("not an object".into());
     };
     Ok(WriteOp {
-        key: ResourceKey::new(rt, crate::interaction::new_id()),
+        key: ResourceKey::new(rt, ResourceId::new_v4(uuid::Uuid::new_v4())),
         kind: WriteKind::Put {
             body,
             blob: None,

@@ -16,7 +16,7 @@ pub use binary::{binary_json_with_data, is_binary, new_blob_key};
 pub use execute::{check_planned, execute_guarded};
 pub use outcome::{Done, Kind};
 pub use plan::{
-    PatchFormat, Planned, Target, finish, new_id, plan_conditional_delete, plan_create,
-    plan_delete, plan_patch, plan_update,
+    PatchFormat, Planned, Target, finish, plan_conditional_delete, plan_create, plan_delete,
+    plan_patch, plan_update,
 };
 pub use read::{read_current, read_version, resolve_conditional, url_pairs};

@@ -40,10 +40,8 @@ pub enum Planned {
     Done(Done),
 }
 
-/// A server-assigned id: a UUID v7, so ids sort in creation order and the stores' `(type, id)`
-/// keys grow at their end instead of touching a random B-tree page (or index shard) per create.
-pub fn new_id() -> ResourceId {
-    ResourceId::from_uuid(uuid::Uuid::now_v7())
+fn new_id() -> ResourceId {
+    ResourceId::new_v4(uuid::Uuid::new_v4())
 }
 
 /// Plans a create. `assigned_id` is the id a transaction reserved for a `urn:uuid:` entry;

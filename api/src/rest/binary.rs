@@ -27,9 +27,7 @@ pub async fn upload(
         .and_then(|v| v.to_str().ok())
         .ok_or_else(|| ApiError::bad_request("a raw Binary upload needs a Content-Type"))?
         .to_owned();
-    let key_id = id
-        .cloned()
-        .unwrap_or_else(|| ResourceId::from_uuid("upload"));
+    let key_id = id.cloned().unwrap_or_else(|| ResourceId::new_v4("upload"));
     let key = new_blob_key(&key_id)?;
     let max = ctx.state.limits.max_binary_bytes;
     let stream = body.into_data_stream().map_err(std::io::Error::other);

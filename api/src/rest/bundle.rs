@@ -383,7 +383,7 @@ async fn resolve_identity(ctx: &Ctx, entry: &mut EntryRequest) -> Result<Identit
                     }
                 }
             }
-            Ok(Identity::Id(crate::interaction::new_id()))
+            Ok(Identity::Id(ResourceId::new_v4(uuid::Uuid::new_v4())))
         }
         Op::Update {
             target: Target::Id(id),
@@ -406,7 +406,7 @@ async fn resolve_identity(ctx: &Ctx, entry: &mut EntryRequest) -> Result<Identit
                 .and_then(Value::as_str)
                 .and_then(|s| s.parse::<ResourceId>().ok());
             let id = match matches.as_slice() {
-                [] => body_id.unwrap_or_else(crate::interaction::new_id),
+                [] => body_id.unwrap_or_else(|| ResourceId::new_v4(uuid::Uuid::new_v4())),
                 [one] => one.id.clone(),
                 _ => {
                     return Err(ApiError::precondition_failed(format!(

@@ -115,44 +115,6 @@ async fn update_as_create_with_client_id_and_server_ignores_id_on_create() {
     assert_ne!(post.json()["id"], "kim-1", "create assigns a new id");
 }
 
-/// Server-assigned ids are valid FHIR ids that sort in creation order (UUID v7), whether
-/// made by a create or by a transaction entry, so the stores' id keys grow at their end.
-#[tokio::test]
-async fn server_assigned_ids_follow_creation_order() {
-    let s = TestServer::start().await;
-    let mut ids = Vec::new();
-    for name in ["Ann", "Bo", "Cy"] {
-        let created = s.send("POST", "Patient", Some(&patient(name)), &[]).await;
-        assert_eq!(created.status, 201);
-        ids.push(created.json()["id"].as_str().unwrap().to_owned());
-        // A new millisecond, so the order does not rest on one generator's counter.
-        tokio::time::sleep(std::time::Duration::from_millis(2)).await;
-    }
-    let entry = |name: &str| {
-        json!({ "fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()), "resource": patient(name),
-                "request": { "method": "POST", "url": "Patient" } })
-    };
-    let bundle = json!({ "resourceType": "Bundle", "type": "transaction",
-                         "entry": [entry("Di"), entry("Ed")] });
-    let done = s.send("POST", "", Some(&bundle), &[]).await;
-    assert_eq!(done.status, 200, "{}", String::from_utf8_lossy(&done.bytes));
-    for e in done.json()["entry"].as_array().unwrap() {
-        let location = e["response"]["location"].as_str().unwrap();
-        ids.push(location.split('/').nth(1).unwrap().to_owned());
-    }
-    for id in &ids {
-        let uuid = uuid::Uuid::parse_str(id).unwrap_or_else(|e| panic!("{id}: {e}"));
-        assert_eq!(uuid.get_version_num(), 7, "{id}");
-    }
-    let mut sorted = ids.clone();
-    sorted.sort();
-    assert_eq!(sorted, ids, "ids in creation order");
-    assert_eq!(
-        ids.iter().collect::<std::collections::HashSet<_>>().len(),
-        5
-    );
-}
-
 #[tokio::test]
 async fn versioning_headers_and_conditional_reads() {
     let s = TestServer::start().await;
