@@ -106,6 +106,12 @@ pub(super) fn sql_err(context: &'static str) -> impl Fn(rusqlite::Error) -> Stor
 /// several times, which measured 15-20% more creates per second.
 const WAL_AUTOCHECKPOINT_PAGES: u32 = 16_000;
 
+/// The writer's page cache, in KiB (filled as pages are read, so a small tenant uses less).
+/// Every create inserts into index B-trees at random places; a miss costs a read, an HMAC
+/// check and a decryption on the writer thread, which all of the tenant's writes wait for.
+/// 64 MiB instead of 16 measured about 9% more creates per second on a loaded tenant.
+const WRITER_CACHE_KIB: u32 = 65_536;
+
 /// Opens (creating if needed) the tenant's file for writing, keyed with `key` (SQLCipher):
 /// WAL, `synchronous=FULL` so a commit is durable when it returns, and the schema.
 pub(super) fn open_writer(
@@ -131,8 +137,8 @@ pub(super) fn open_writer(
         ));
     }
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -16000;
-         PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
+        "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;
+         PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
     ))
     .map_err(sql_err("set pragmas"))?;
     migrate(&conn)?;
