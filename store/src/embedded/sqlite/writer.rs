@@ -1,9 +1,10 @@
 //! The writer thread of one tenant, with group commit.
 //!
-//! Callers queue their `write` calls on a channel. The thread takes the first request, drains
-//! what is already queued (bounded), applies each request so that a failed request is rolled
-//! back alone and its error goes to its caller (see [`apply_request`]), commits once (one fsync
-//! for the whole group), then answers every caller.
+//! Callers queue their `write` calls on a channel. The thread takes the first request and
+//! keeps taking queued ones while it applies them, until the queue is empty or a limit is
+//! reached (see [`commit_group`]). A failed request is rolled back alone and its error goes to
+//! its caller (see [`apply_request`]). The group commits once (one fsync), then every caller
+//! is answered.
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
