@@ -183,14 +183,13 @@ fn apply_request(tx: &mut Transaction<'_>, ops: Vec<WriteOp>, clock: &mut Clock)
 mod tests {
     use std::time::Duration;
 
-    use crate::ResourceKey;
     use serde_json::{Map, json};
     use tokio::sync::{mpsc, oneshot};
     use zeroize::Zeroizing;
 
     use super::{Clock, GroupLimits, WriteRequest, spawn};
     use crate::embedded::sqlite::schema::open_writer;
-    use crate::{Method, Precondition, StoreError, WriteKind, WriteOp, WriteOutcome};
+    use crate::{Method, Precondition, ResourceKey, StoreError, WriteKind, WriteOp, WriteOutcome};
 
     type Reply = oneshot::Receiver<Result<Vec<WriteOutcome>, StoreError>>;
 
