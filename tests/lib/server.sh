@@ -6,21 +6,30 @@ SERVER_PID=""
 SERVER_LOG="$WORK_DIR/server.log"
 DATA="$WORK_DIR/data"
 
-# Stops the server by pid (TERM, then KILL after 5 s), shows its log on failure, removes WORK_DIR.
+# Stops the server by pid (TERM, then KILL after 15 s: closing a tenant's file checkpoints its
+# WAL, up to 128 MiB), shows its log on failure, removes WORK_DIR. A server that needs KILL,
+# exits non-zero, or leaves a tenant's WAL behind fails the run.
 hearth_cleanup() {
   local rc=$?
   if [[ -n $SERVER_PID ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
     log "stopping server (pid $SERVER_PID)"
     kill -TERM "$SERVER_PID" 2>/dev/null
-    for _ in $(seq 1 50); do
+    for _ in $(seq 1 150); do
       kill -0 "$SERVER_PID" 2>/dev/null || break
       sleep 0.1
     done
     if kill -0 "$SERVER_PID" 2>/dev/null; then
-      log "server did not stop in 5 s; sending KILL"
+      log "server did not stop in 15 s; sending KILL"
       kill -KILL "$SERVER_PID" 2>/dev/null
     fi
-    wait "$SERVER_PID" 2>/dev/null
+    local status=0
+    wait "$SERVER_PID" 2>/dev/null || status=$?
+    if [[ $status -ne 0 ]]; then
+      hearth_stop_failed "the server exited with status $status"
+    elif compgen -G "$DATA/tenants/*/*-wal" >/dev/null; then
+      # A clean stop closes every tenant's file, which checkpoints and removes its WAL.
+      hearth_stop_failed "the server stopped without closing its tenants' files: $(echo "$DATA"/tenants/*/*-wal)"
+    fi
   fi
   if [[ $rc -ne 0 && -s $SERVER_LOG ]]; then
     log "last server log lines:"
@@ -28,6 +37,12 @@ hearth_cleanup() {
   fi
   rm -rf "$WORK_DIR"
   exit "$rc"
+}
+
+# Logs why stopping the server failed; the run's status becomes 1 unless it already failed.
+hearth_stop_failed() {
+  log "error: $*"
+  if [[ $rc -eq 0 ]]; then rc=1; fi
 }
 
 # `hearth_venv NAME REQUIREMENTS`: a venv under CACHE_DIR keyed by the requirements' hash,

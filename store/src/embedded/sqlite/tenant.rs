@@ -6,13 +6,13 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use rusqlite::Connection;
-use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio::sync::Semaphore;
 
 use super::SqliteOptions;
 use super::apply::Clock;
 use super::cipher::{DbKey, encrypt_if_plaintext};
 use super::schema::{open_reader, open_writer};
-use super::writer::{self, GroupLimits, WriteRequest};
+use super::writer::{GroupLimits, Writer};
 use crate::{StoreError, WriteOp, WriteOutcome};
 
 pub(super) struct TenantDb {
@@ -20,10 +20,12 @@ pub(super) struct TenantDb {
     busy_timeout: Duration,
     /// The file's SQLCipher key, for the read connections opened later.
     key: DbKey,
-    writer: mpsc::Sender<WriteRequest>,
     /// Idle read connections; at most `read_connections` are in use at once.
     readers: Mutex<Vec<Connection>>,
     read_permits: Arc<Semaphore>,
+    /// Dropped last (fields drop in order), after the read connections: the writer's connection
+    /// is then the file's last and checkpoints the WAL as it closes.
+    writer: Writer,
 }
 
 impl TenantDb {
@@ -43,17 +45,22 @@ impl TenantDb {
         }
         let conn = open_writer(&path, options.busy_timeout, &key)?;
         let clock = Clock::load(&conn)?;
-        let (tx, rx) = mpsc::channel(options.queue_depth.max(1));
         let limits = GroupLimits {
             max_requests: options.max_group.max(1),
             max_ops: options.max_group_ops.max(1),
         };
-        writer::spawn(format!("hearth-writer-{name}"), conn, clock, rx, limits)?;
+        let writer = Writer::spawn(
+            format!("hearth-writer-{name}"),
+            conn,
+            clock,
+            limits,
+            options.queue_depth,
+        )?;
         Ok(TenantDb {
             path,
             busy_timeout: options.busy_timeout,
             key,
-            writer: tx,
+            writer,
             readers: Mutex::new(Vec::new()),
             read_permits: Arc::new(Semaphore::new(options.read_connections.max(1))),
         })
@@ -61,13 +68,7 @@ impl TenantDb {
 
     /// Queues `ops` for the writer thread and waits until they are durable (or failed).
     pub(super) async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
-        let stopped = || StoreError::internal("queue write", "the tenant's writer thread stopped");
-        let (reply, answer) = oneshot::channel();
-        self.writer
-            .send(WriteRequest { ops, reply })
-            .await
-            .map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
+        self.writer.write(ops).await
     }
 
     /// Runs `f` on a read connection on the blocking pool.

@@ -6,6 +6,8 @@
 //! its caller (see [`apply_request`]). The group commits once (one fsync), then every caller
 //! is answered.
 
+use std::thread::JoinHandle;
+
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
@@ -28,19 +30,57 @@ pub(super) struct GroupLimits {
     pub(super) max_ops: usize,
 }
 
-/// Starts the writer thread; it stops when every sender is dropped.
-pub(super) fn spawn(
-    name: String,
-    conn: Connection,
-    clock: Clock,
-    requests: mpsc::Receiver<WriteRequest>,
-    limits: GroupLimits,
-) -> Result<(), StoreError> {
-    std::thread::Builder::new()
-        .name(name)
-        .spawn(move || run(conn, clock, requests, limits))
-        .map(drop)
-        .map_err(|e| StoreError::internal("start writer thread", e))
+/// The queue of a running writer thread. Dropping it closes the queue and waits for the thread:
+/// the thread answers what is queued, then closes its connection (checkpointing the WAL when it
+/// is the file's last). Waiting matters at exit: a thread still inside SQLCipher while the
+/// process runs its exit handlers (OpenSSL's cleanup among them) may crash the process.
+pub(super) struct Writer {
+    queue: Option<mpsc::Sender<WriteRequest>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Writer {
+    /// Starts the writer thread on `conn`.
+    pub(super) fn spawn(
+        name: String,
+        conn: Connection,
+        clock: Clock,
+        limits: GroupLimits,
+        queue_depth: usize,
+    ) -> Result<Writer, StoreError> {
+        let (queue, requests) = mpsc::channel(queue_depth.max(1));
+        let thread = std::thread::Builder::new()
+            .name(name)
+            .spawn(move || run(conn, clock, requests, limits))
+            .map_err(|e| StoreError::internal("start writer thread", e))?;
+        Ok(Writer {
+            queue: Some(queue),
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues `ops` and waits until they are durable (or failed).
+    pub(super) async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
+        let stopped = || StoreError::internal("queue write", "the tenant's writer thread stopped");
+        let queue = self.queue.as_ref().ok_or_else(stopped)?;
+        let (reply, answer) = oneshot::channel();
+        queue
+            .send(WriteRequest { ops, reply })
+            .await
+            .map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        drop(self.queue.take());
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            tracing::error!("a writer thread panicked");
+        }
+    }
 }
 
 fn run(
@@ -187,7 +227,7 @@ mod tests {
     use tokio::sync::{mpsc, oneshot};
     use zeroize::Zeroizing;
 
-    use super::{Clock, GroupLimits, WriteRequest, spawn};
+    use super::{Clock, GroupLimits, WriteRequest, run};
     use crate::embedded::sqlite::schema::open_writer;
     use crate::{Method, Precondition, ResourceKey, StoreError, WriteKind, WriteOp, WriteOutcome};
 
@@ -245,12 +285,13 @@ mod tests {
             max_requests: 2,
             max_ops: 100,
         };
-        spawn("test-writer".into(), conn, clock, rx, limits).unwrap();
+        let writer = std::thread::spawn(move || run(conn, clock, rx, limits));
         let mut results = Vec::new();
         for answer in answers {
             results.push(answer.await.unwrap());
         }
         drop(tx);
+        writer.join().unwrap();
         let before = results[0].as_ref().unwrap_err().to_string();
         assert!(before.contains("rolled back"), "{before}");
         let boom = results[1].as_ref().unwrap_err().to_string();
