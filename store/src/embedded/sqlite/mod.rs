@@ -10,6 +10,7 @@
 mod apply;
 mod changes;
 mod cipher;
+mod durable;
 mod index_write;
 mod query;
 mod schema;

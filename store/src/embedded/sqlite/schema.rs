@@ -116,7 +116,8 @@ const WAL_AUTOCHECKPOINT_PAGES: u32 = 32_000;
 const WRITER_CACHE_KIB: u32 = 65_536;
 
 /// Opens (creating if needed) the tenant's file for writing, keyed with `key` (SQLCipher):
-/// WAL, `synchronous=FULL` so a commit is durable when it returns, and the schema.
+/// WAL, `synchronous=NORMAL` (a commit does not flush the WAL: the writer's callers are
+/// answered after `durable` has), and the schema.
 pub(super) fn open_writer(
     path: &Path,
     busy_timeout: Duration,
@@ -140,7 +141,7 @@ pub(super) fn open_writer(
         ));
     }
     conn.execute_batch(&format!(
-        "PRAGMA synchronous = FULL; PRAGMA temp_store = MEMORY;
+        "PRAGMA synchronous = NORMAL; PRAGMA temp_store = MEMORY;
          PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA wal_autocheckpoint = {WAL_AUTOCHECKPOINT_PAGES};"
     ))
     .map_err(sql_err("set pragmas"))?;

@@ -49,13 +49,7 @@ impl TenantDb {
             max_requests: options.max_group.max(1),
             max_ops: options.max_group_ops.max(1),
         };
-        let writer = Writer::spawn(
-            format!("hearth-writer-{name}"),
-            conn,
-            clock,
-            limits,
-            options.queue_depth,
-        )?;
+        let writer = Writer::spawn(name, (conn, &path), clock, limits, options.queue_depth)?;
         Ok(TenantDb {
             path,
             busy_timeout: options.busy_timeout,

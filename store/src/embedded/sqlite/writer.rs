@@ -3,15 +3,17 @@
 //! Callers queue their `write` calls on a channel. The thread takes the first request and
 //! keeps taking queued ones while it applies them, until the queue is empty or a limit is
 //! reached (see [`commit_group`]). A failed request is rolled back alone and its error goes to
-//! its caller (see [`apply_request`]). The group commits once (one fsync), then every caller
-//! is answered.
+//! its caller (see [`apply_request`]). The group commits once; its callers are answered once
+//! the WAL is flushed, by another thread while this one goes on (see `durable`).
 
+use std::path::Path;
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{Clock, apply};
+use super::durable::Syncer;
 use super::schema::sql_err;
 use crate::{StoreError, WriteOp, WriteOutcome};
 
@@ -40,18 +42,20 @@ pub(super) struct Writer {
 }
 
 impl Writer {
-    /// Starts the writer thread on `conn`.
+    /// Starts the writer thread on `conn`, the writer's connection to the file `db`, and the
+    /// thread that flushes its WAL (see `durable`).
     pub(super) fn spawn(
-        name: String,
-        conn: Connection,
+        name: &str,
+        (conn, db): (Connection, &Path),
         clock: Clock,
         limits: GroupLimits,
         queue_depth: usize,
     ) -> Result<Writer, StoreError> {
+        let syncer = Syncer::start(format!("hearth-flush-{name}"), db)?;
         let (queue, requests) = mpsc::channel(queue_depth.max(1));
         let thread = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || run(conn, clock, requests, limits))
+            .name(format!("hearth-writer-{name}"))
+            .spawn(move || run(conn, clock, requests, limits, syncer))
             .map_err(|e| StoreError::internal("start writer thread", e))?;
         Ok(Writer {
             queue: Some(queue),
@@ -88,6 +92,7 @@ fn run(
     mut clock: Clock,
     mut requests: mpsc::Receiver<WriteRequest>,
     limits: GroupLimits,
+    syncer: Syncer,
 ) {
     let mut group = Vec::with_capacity(limits.max_requests);
     while let Some(first) = requests.blocking_recv() {
@@ -98,8 +103,12 @@ fn run(
             &mut requests,
             limits,
             &mut group,
+            &syncer,
         );
     }
+    // Every committed group is answered (after a last flush) before the connection closes.
+    drop(syncer);
+    drop(conn);
     tracing::debug!("writer thread stopped");
 }
 
@@ -113,6 +122,7 @@ fn commit_group(
     requests: &mut mpsc::Receiver<WriteRequest>,
     limits: GroupLimits,
     group: &mut Vec<(WriteRequest, Result<Vec<WriteOutcome>, StoreError>)>,
+    syncer: &Syncer,
 ) {
     let map = sql_err("begin write transaction");
     let mut tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
@@ -157,11 +167,12 @@ fn commit_group(
         }
     }
     match tx.commit() {
-        Ok(()) => {
-            for (request, result) in group.drain(..) {
-                let _ = request.reply.send(result);
-            }
-        }
+        Ok(()) => syncer.answer(
+            group
+                .drain(..)
+                .map(|(request, result)| (request.reply, result))
+                .collect(),
+        ),
         Err(e) => {
             let message = e.to_string();
             tracing::error!(error = %message, "commit of a write group failed");
@@ -227,7 +238,7 @@ mod tests {
     use tokio::sync::{mpsc, oneshot};
     use zeroize::Zeroizing;
 
-    use super::{Clock, GroupLimits, WriteRequest, run};
+    use super::{Clock, GroupLimits, Syncer, WriteRequest, run};
     use crate::embedded::sqlite::schema::open_writer;
     use crate::{Method, Precondition, ResourceKey, StoreError, WriteKind, WriteOp, WriteOutcome};
 
@@ -285,7 +296,8 @@ mod tests {
             max_requests: 2,
             max_ops: 100,
         };
-        let writer = std::thread::spawn(move || run(conn, clock, rx, limits));
+        let syncer = Syncer::start("test-flush".into(), &path).unwrap();
+        let writer = std::thread::spawn(move || run(conn, clock, rx, limits, syncer));
         let mut results = Vec::new();
         for answer in answers {
             results.push(answer.await.unwrap());
