@@ -10,10 +10,16 @@
 //! A commit is visible to readers before its flush ends. A power loss in that window (not a
 //! crash of the process: the frames are then in the OS's cache) loses it, although a reader
 //! may have seen it; its caller was never answered.
+//!
+//! A failed flush leaves the WAL in doubt: the kernel may have dropped the pages it could not
+//! write, and recovery stops at the first bad frame, so later commits would be lost even if
+//! their own flush succeeded. From the first failure on, every group gets an error and the
+//! writer refuses new writes, until the process restarts and SQLite recovers the WAL.
 
 use std::fs::File;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 
 use tokio::sync::oneshot;
@@ -30,7 +36,29 @@ pub(super) type Answers = Vec<(Reply, Result<Vec<WriteOutcome>, StoreError>)>;
 /// flush) and waits for the thread.
 pub(super) struct Syncer {
     queue: Option<mpsc::Sender<Answers>>,
+    failed: Arc<AtomicBool>,
     thread: Option<JoinHandle<()>>,
+}
+
+/// Whether a flush of the tenant's WAL has failed (see the module's doc).
+#[derive(Clone)]
+pub(super) struct Failed(Arc<AtomicBool>);
+
+impl Failed {
+    /// The error of every write from the first failed flush on, if one failed.
+    pub(super) fn check(&self) -> Result<(), StoreError> {
+        if self.0.load(Ordering::Acquire) {
+            return Err(refused());
+        }
+        Ok(())
+    }
+}
+
+const REFUSED: &str =
+    "an earlier flush of the tenant's WAL failed; writes are refused until the server restarts";
+
+fn refused() -> StoreError {
+    StoreError::internal("flush the WAL", REFUSED)
 }
 
 impl Syncer {
@@ -39,15 +67,30 @@ impl Syncer {
         let mut wal = db.as_os_str().to_owned();
         wal.push("-wal");
         let wal = File::open(&wal).map_err(|e| StoreError::internal("open the WAL", e))?;
+        Syncer::on(name, wal)
+    }
+
+    /// Starts the thread on `wal`, an open WAL file.
+    fn on(name: String, wal: File) -> Result<Syncer, StoreError> {
         let (queue, groups) = mpsc::channel();
-        let thread = std::thread::Builder::new()
-            .name(name)
-            .spawn(move || run(&wal, &groups))
-            .map_err(|e| StoreError::internal("start the WAL flushing thread", e))?;
+        let failed = Arc::new(AtomicBool::new(false));
+        let thread = {
+            let failed = Arc::clone(&failed);
+            std::thread::Builder::new()
+                .name(name)
+                .spawn(move || run(&wal, &groups, &failed))
+                .map_err(|e| StoreError::internal("start the WAL flushing thread", e))?
+        };
         Ok(Syncer {
             queue: Some(queue),
+            failed,
             thread: Some(thread),
         })
+    }
+
+    /// Whether a flush has failed, for the writer to refuse writes.
+    pub(super) fn failed(&self) -> Failed {
+        Failed(Arc::clone(&self.failed))
     }
 
     /// Answers a committed group once the WAL is flushed.
@@ -75,18 +118,24 @@ impl Drop for Syncer {
     }
 }
 
-fn run(wal: &File, groups: &mpsc::Receiver<Answers>) {
+fn run(wal: &File, groups: &mpsc::Receiver<Answers>, failed: &AtomicBool) {
     while let Ok(first) = groups.recv() {
         let mut batch = vec![first];
         batch.extend(groups.try_iter());
-        let flushed = wal.sync_data();
-        if let Err(e) = &flushed {
-            tracing::error!(error = %e, "flushing the WAL failed; its writes are not durable");
-        }
+        // The error's message, once a flush failed (this one or an earlier one).
+        let flushed = if failed.load(Ordering::Acquire) {
+            Err(REFUSED.to_owned())
+        } else {
+            wal.sync_data().map_err(|e| {
+                tracing::error!(error = %e, "flushing the WAL failed; the tenant refuses writes until the server restarts");
+                failed.store(true, Ordering::Release);
+                e.to_string()
+            })
+        };
         for (reply, result) in batch.into_iter().flatten() {
             let result = match &flushed {
                 Ok(()) => result,
-                Err(e) => Err(StoreError::internal("flush the WAL", e)),
+                Err(message) => Err(StoreError::internal("flush the WAL", message)),
             };
             let _ = reply.send(result);
         }
@@ -139,6 +188,30 @@ mod tests {
         ));
         assert!(answers[1].is_err());
         assert!(matches!(answers[2].as_deref(), Ok([])));
+    }
+
+    /// A flush that fails (`fdatasync` of a pipe: EINVAL) fails its group, every later group,
+    /// and the writer's check, whose writes would otherwise be acknowledged after a hole in
+    /// the WAL.
+    #[test]
+    fn a_failed_flush_fails_every_later_write() {
+        let (reader, _writer) = std::io::pipe().unwrap();
+        let wal = std::fs::File::from(std::os::fd::OwnedFd::from(reader));
+        let syncer = Syncer::on("test-flush".into(), wal).unwrap();
+        let failed = syncer.failed();
+        assert!(failed.check().is_ok());
+        for expected in ["flush the WAL", "an earlier flush"] {
+            let (answers, mut receivers) = group(vec![Ok(Vec::new())]);
+            syncer.answer(answers);
+            let answer = receivers.remove(0).blocking_recv().unwrap();
+            let error = answer.unwrap_err().to_string();
+            assert!(error.contains(expected), "{error}");
+        }
+        let refused = failed.check().unwrap_err().to_string();
+        assert!(
+            refused.contains("refused until the server restarts"),
+            "{refused}"
+        );
     }
 
     #[test]

@@ -13,7 +13,7 @@ use rusqlite::{Connection, Transaction, TransactionBehavior};
 use tokio::sync::{mpsc, oneshot};
 
 use super::apply::{Clock, apply};
-use super::durable::Syncer;
+use super::durable::{Failed, Syncer};
 use super::schema::sql_err;
 use crate::{StoreError, WriteOp, WriteOutcome};
 
@@ -38,6 +38,8 @@ pub(super) struct GroupLimits {
 /// process runs its exit handlers (OpenSSL's cleanup among them) may crash the process.
 pub(super) struct Writer {
     queue: Option<mpsc::Sender<WriteRequest>>,
+    /// Set once a flush of the WAL failed: writes are refused from then on.
+    failed: Failed,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -52,6 +54,7 @@ impl Writer {
         queue_depth: usize,
     ) -> Result<Writer, StoreError> {
         let syncer = Syncer::start(format!("hearth-flush-{name}"), db)?;
+        let failed = syncer.failed();
         let (queue, requests) = mpsc::channel(queue_depth.max(1));
         let thread = std::thread::Builder::new()
             .name(format!("hearth-writer-{name}"))
@@ -59,6 +62,7 @@ impl Writer {
             .map_err(|e| StoreError::internal("start writer thread", e))?;
         Ok(Writer {
             queue: Some(queue),
+            failed,
             thread: Some(thread),
         })
     }
@@ -66,6 +70,7 @@ impl Writer {
     /// Queues `ops` and waits until they are durable (or failed).
     pub(super) async fn write(&self, ops: Vec<WriteOp>) -> Result<Vec<WriteOutcome>, StoreError> {
         let stopped = || StoreError::internal("queue write", "the tenant's writer thread stopped");
+        self.failed.check()?;
         let queue = self.queue.as_ref().ok_or_else(stopped)?;
         let (reply, answer) = oneshot::channel();
         queue
